@@ -1,0 +1,288 @@
+/*
+ * engine.c - owns the libslirp instance: its configuration, its callbacks and its timers.
+ *
+ * libslirp is a TCP/IP stack driven from outside. Frames from the namespace go in with
+ * slirp_input(); frames for the namespace come out through the send_packet callback, which
+ * writes them to the tap. libslirp's host sockets are polled by our loop: each round
+ * slirp_pollfds_fill() asks us (add_poll) to watch its fds, and after poll()
+ * slirp_pollfds_poll() asks (get_revents) what happened to each. Timers (the IPv6 router
+ * advertisement) are kept in a small list here and fired by engine_poll_done().
+ *
+ * The tap is read in bounded batches (until EAGAIN, at most TAP_BATCH frames) so one wake-up
+ * moves many frames and a flood cannot starve the host sockets.
+ */
+#include "config.h"
+#include "engine.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TAP_BATCH 128
+#define FRAME_MAX (65535 + 14 + 4) /* largest MTU plus Ethernet header and a VLAN tag */
+#define TIMER_OFF INT64_MAX
+
+struct engine_timer {
+	SlirpTimerId id;
+	void *cb_opaque;
+	int64_t expire_ms;
+};
+
+struct engine {
+	Slirp *slirp;
+	int tapfd;
+	struct engine_stats stats;
+	GPtrArray *timers; /* of struct engine_timer * */
+	GArray *pollfds;   /* set during one poll round, for the add_poll/get_revents callbacks */
+	guint poll_base;
+	uint8_t frame[FRAME_MAX];
+	/* Storage that libslirp's config points into. */
+	struct sockaddr_in outbound;
+	struct sockaddr_in6 outbound6;
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
+{
+	struct engine *e = opaque;
+	ssize_t n;
+	do
+		n = write(e->tapfd, buf, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		/* The namespace is not keeping up: drop, as a real link would; TCP recovers. */
+		e->stats.frames_dropped++;
+		return (ssize_t)len;
+	}
+	e->stats.frames_out++;
+	e->stats.bytes_out += (uint64_t)n;
+	return n;
+}
+
+static void cb_guest_error(const char *msg, void *opaque)
+{
+	struct engine *e = opaque;
+	/* A misbehaving guest must not be able to flood our stderr: count it only. */
+	e->stats.guest_errors++;
+}
+
+static int64_t cb_clock_get_ns(void *opaque)
+{
+	return now_ns();
+}
+
+static void *cb_timer_new_opaque(SlirpTimerId id, void *cb_opaque, void *opaque)
+{
+	struct engine *e = opaque;
+	struct engine_timer *t = g_new0(struct engine_timer, 1);
+	t->id = id;
+	t->cb_opaque = cb_opaque;
+	t->expire_ms = TIMER_OFF;
+	g_ptr_array_add(e->timers, t);
+	return t;
+}
+
+static void cb_timer_free(void *timer, void *opaque)
+{
+	struct engine *e = opaque;
+	g_ptr_array_remove_fast(e->timers, timer);
+}
+
+static void cb_timer_mod(void *timer, int64_t expire_ms, void *opaque)
+{
+	((struct engine_timer *)timer)->expire_ms = expire_ms;
+}
+
+static void cb_register_poll_fd(int fd, void *opaque)
+{
+}
+
+static void cb_unregister_poll_fd(int fd, void *opaque)
+{
+}
+
+static void cb_notify(void *opaque)
+{
+}
+
+static const SlirpCb callbacks = {
+    .send_packet = cb_send_packet,
+    .guest_error = cb_guest_error,
+    .clock_get_ns = cb_clock_get_ns,
+    .timer_free = cb_timer_free,
+    .timer_mod = cb_timer_mod,
+    .register_poll_fd = cb_register_poll_fd,
+    .unregister_poll_fd = cb_unregister_poll_fd,
+    .notify = cb_notify,
+    .timer_new_opaque = cb_timer_new_opaque,
+};
+
+struct engine *engine_new(const struct options *opt, int tapfd)
+{
+	struct engine *e = g_new0(struct engine, 1);
+	e->tapfd = tapfd;
+	e->timers = g_ptr_array_new_with_free_func(g_free);
+
+	SlirpConfig cfg = {
+	    .version = 4,
+	    .restricted = 0,
+	    .in_enabled = true,
+	    .vnetwork = opt->net,
+	    .vnetmask = opt->mask,
+	    .vhost = addr4_offset(opt->net, 2),
+	    .in6_enabled = opt->ipv6,
+	    .vprefix_addr6 = opt->net6,
+	    .vprefix_len = 64,
+	    .vhost6 = opt->net6,
+	    .vdhcp_start = addr4_offset(opt->net, 15),
+	    .vnameserver = addr4_offset(opt->net, 3),
+	    .vnameserver6 = opt->net6,
+	    .if_mtu = opt->mtu,
+	    .if_mru = opt->mtu,
+	    .disable_host_loopback = opt->disable_host_loopback,
+	    .enable_emu = false,
+	    .disable_dns = opt->disable_dns,
+	};
+	cfg.vhost6.s6_addr[15] = 2;
+	cfg.vnameserver6.s6_addr[15] = 3;
+	if (opt->has_outbound_addr) {
+		e->outbound = opt->outbound_addr;
+		cfg.outbound_addr = &e->outbound;
+	}
+	if (opt->has_outbound_addr6) {
+		e->outbound6 = opt->outbound_addr6;
+		cfg.outbound_addr6 = &e->outbound6;
+	}
+	e->slirp = slirp_new(&cfg, &callbacks, e);
+	if (e->slirp == NULL)
+		die("libslirp: slirp_new failed");
+	return e;
+}
+
+void engine_free(struct engine *e)
+{
+	if (e == NULL)
+		return;
+	slirp_cleanup(e->slirp);
+	g_ptr_array_unref(e->timers);
+	g_free(e);
+}
+
+Slirp *engine_slirp(struct engine *e)
+{
+	return e->slirp;
+}
+
+const struct engine_stats *engine_stats(const struct engine *e)
+{
+	return &e->stats;
+}
+
+bool engine_tap_readable(struct engine *e, GError **err)
+{
+	for (int i = 0; i < TAP_BATCH; i++) {
+		ssize_t n = read(e->tapfd, e->frame, sizeof(e->frame));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return true;
+		if (n < 0)
+			return set_error(err, errno, "read from tap");
+		if (n == 0)
+			return set_error(err, 0, "read from tap: end of file");
+		e->stats.frames_in++;
+		e->stats.bytes_in += (uint64_t)n;
+		slirp_input(e->slirp, e->frame, (int)n);
+	}
+	return true;
+}
+
+static short to_poll_events(int ev)
+{
+	short p = 0;
+	if (ev & SLIRP_POLL_IN)
+		p |= POLLIN;
+	if (ev & SLIRP_POLL_OUT)
+		p |= POLLOUT;
+	if (ev & SLIRP_POLL_PRI)
+		p |= POLLPRI;
+	if (ev & SLIRP_POLL_ERR)
+		p |= POLLERR;
+	if (ev & SLIRP_POLL_HUP)
+		p |= POLLHUP;
+	return p;
+}
+
+static int from_poll_events(short p)
+{
+	int ev = 0;
+	if (p & POLLIN)
+		ev |= SLIRP_POLL_IN;
+	if (p & POLLOUT)
+		ev |= SLIRP_POLL_OUT;
+	if (p & POLLPRI)
+		ev |= SLIRP_POLL_PRI;
+	if (p & (POLLERR | POLLNVAL))
+		ev |= SLIRP_POLL_ERR;
+	if (p & POLLHUP)
+		ev |= SLIRP_POLL_HUP;
+	return ev;
+}
+
+static int cb_add_poll(int fd, int events, void *opaque)
+{
+	struct engine *e = opaque;
+	struct pollfd p = {.fd = fd, .events = to_poll_events(events)};
+	g_array_append_val(e->pollfds, p);
+	return (int)(e->pollfds->len - 1 - e->poll_base);
+}
+
+static int cb_get_revents(int idx, void *opaque)
+{
+	struct engine *e = opaque;
+	guint i = e->poll_base + (guint)idx;
+	if (idx < 0 || i >= e->pollfds->len)
+		return 0;
+	return from_poll_events(g_array_index(e->pollfds, struct pollfd, i).revents);
+}
+
+void engine_poll_prepare(struct engine *e, GArray *pollfds, int *timeout_ms)
+{
+	e->pollfds = pollfds;
+	e->poll_base = pollfds->len;
+	uint32_t t = *timeout_ms < 0 ? UINT32_MAX : (uint32_t)*timeout_ms;
+	slirp_pollfds_fill(e->slirp, &t, cb_add_poll, e);
+	int64_t now_ms = now_ns() / 1000000;
+	for (guint i = 0; i < e->timers->len; i++) {
+		const struct engine_timer *tm = g_ptr_array_index(e->timers, i);
+		if (tm->expire_ms == TIMER_OFF)
+			continue;
+		int64_t left = tm->expire_ms - now_ms;
+		t = MIN(t, (uint32_t)CLAMP(left, 0, INT32_MAX));
+	}
+	*timeout_ms = t > INT32_MAX ? -1 : (int)t;
+}
+
+void engine_poll_done(struct engine *e, GArray *pollfds, bool poll_failed)
+{
+	e->pollfds = pollfds;
+	slirp_pollfds_poll(e->slirp, poll_failed ? 1 : 0, cb_get_revents, e);
+	e->pollfds = NULL;
+	int64_t now_ms = now_ns() / 1000000;
+	for (guint i = 0; i < e->timers->len; i++) {
+		struct engine_timer *tm = g_ptr_array_index(e->timers, i);
+		if (tm->expire_ms != TIMER_OFF && tm->expire_ms <= now_ms) {
+			tm->expire_ms = TIMER_OFF;
+			slirp_handle_timer(e->slirp, tm->id, tm->cb_opaque);
+		}
+	}
+}

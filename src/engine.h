@@ -1,0 +1,33 @@
+/* engine.h - the libslirp instance and its callbacks (see engine.c). */
+#pragma once
+
+#include "options.h"
+
+#include <poll.h>
+#include <slirp/libslirp.h>
+#include <stdint.h>
+
+struct engine_stats {
+	uint64_t frames_in, bytes_in;   /* namespace -> slirpns */
+	uint64_t frames_out, bytes_out; /* slirpns -> namespace */
+	uint64_t frames_dropped;        /* could not be written to the tap */
+	uint64_t guest_errors;
+};
+
+struct engine;
+
+struct engine *engine_new(const struct options *opt, int tapfd);
+void engine_free(struct engine *e);
+Slirp *engine_slirp(struct engine *e);
+const struct engine_stats *engine_stats(const struct engine *e);
+
+/* Read every frame the tap has (bounded) and feed it to libslirp. false: tap is gone. */
+bool engine_tap_readable(struct engine *e, GError **err);
+
+/*
+ * One poll round's libslirp part: add libslirp's fds to the array (after the first `base`
+ * entries, which belong to the caller) and lower *timeout_ms to what libslirp and its timers
+ * need. After poll(), engine_poll_done() hands libslirp the results and fires due timers.
+ */
+void engine_poll_prepare(struct engine *e, GArray *pollfds, int *timeout_ms);
+void engine_poll_done(struct engine *e, GArray *pollfds, bool poll_failed);

@@ -1,0 +1,209 @@
+/*
+ * main.c - startup order, and nothing else.
+ *
+ * parse options -> open the tap (netns.c, a child in the target namespace) -> build libslirp
+ * (engine.c) -> API socket and command-line forwards (api.c, forward.c) -> print the summary ->
+ * write the ready fd -> run the loop (loop.c) until SIGTERM/SIGINT, the exit fd hanging up, or
+ * the tap going away. Anything that fails before the ready fd is written exits 1 with one line.
+ */
+#include "config.h"
+#include "engine.h"
+#include "loop.h"
+#include "netns.h"
+#include "options.h"
+#include "util.h"
+#include "version.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+struct daemon {
+	struct options opt;
+	struct engine *engine;
+	struct loop *loop;
+	int tapfd;
+	int sigfd;
+};
+
+static void raise_nofile_limit(void)
+{
+	struct rlimit r;
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &r) < 0)
+			log_warn("setrlimit(RLIMIT_NOFILE): %s", g_strerror(errno));
+	}
+}
+
+static void check_fd(const char *what, int fd)
+{
+	if (fd >= 0 && fcntl(fd, F_GETFD) < 0)
+		die("%s: fd %d: %s", what, fd, g_strerror(errno));
+}
+
+static void on_tap(struct loop *l, struct loop_watch *w, short revents, void *data)
+{
+	struct daemon *d = data;
+	g_autoptr(GError) err = NULL;
+	if (!engine_tap_readable(d->engine, &err)) {
+		log_error("%s: %s (the namespace is gone?)", d->opt.tapname, err->message);
+		loop_quit(l, 1);
+		return;
+	}
+	if (revents & (POLLERR | POLLHUP | POLLNVAL)) {
+		log_error("%s: tap device error (the namespace is gone?)", d->opt.tapname);
+		loop_quit(l, 1);
+	}
+}
+
+static void on_exit_fd(struct loop *l, struct loop_watch *w, short revents, void *data)
+{
+	/* Only a hang-up or error ends us; data written to the fd does not. */
+	if (revents & (POLLHUP | POLLERR | POLLNVAL))
+		loop_quit(l, 0);
+}
+
+static void on_signal(struct loop *l, struct loop_watch *w, short revents, void *data)
+{
+	struct daemon *d = data;
+	struct signalfd_siginfo si;
+	if (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+		loop_quit(l, 0);
+}
+
+static int setup_signals(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		die("sigprocmask: %s", g_strerror(errno));
+	int fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (fd < 0)
+		die("signalfd: %s", g_strerror(errno));
+	return fd;
+}
+
+static void print_summary(const struct options *opt)
+{
+	char net[INET_ADDRSTRLEN], mask[INET_ADDRSTRLEN], gw[INET_ADDRSTRLEN], dns[INET_ADDRSTRLEN],
+	    dhcp0[INET_ADDRSTRLEN], dhcp1[INET_ADDRSTRLEN], ip[INET_ADDRSTRLEN],
+	    net6[INET6_ADDRSTRLEN];
+	struct in_addr a;
+	inet_ntop(AF_INET, &opt->net, net, sizeof(net));
+	inet_ntop(AF_INET, &opt->mask, mask, sizeof(mask));
+	a = addr4_offset(opt->net, 2);
+	inet_ntop(AF_INET, &a, gw, sizeof(gw));
+	a = addr4_offset(opt->net, 3);
+	inet_ntop(AF_INET, &a, dns, sizeof(dns));
+	a = addr4_offset(opt->net, 15);
+	inet_ntop(AF_INET, &a, dhcp0, sizeof(dhcp0));
+	a = addr4_offset(opt->net, 30);
+	inet_ntop(AF_INET, &a, dhcp1, sizeof(dhcp1));
+	a = addr4_offset(opt->net, 100);
+	inet_ntop(AF_INET, &a, ip, sizeof(ip));
+	inet_ntop(AF_INET6, &opt->net6, net6, sizeof(net6));
+
+	printf("Starting slirpns %s\n", PACKAGE_VERSION);
+	printf("* MTU:             %u\n", opt->mtu);
+	printf("* Network:         %s\n", net);
+	printf("* Netmask:         %s\n", mask);
+	printf("* Gateway:         %s\n", gw);
+	printf("* DNS:             %s\n", opt->disable_dns ? "(disabled)" : dns);
+	printf("* DHCP begin:      %s\n", dhcp0);
+	printf("* DHCP end:        %s\n", dhcp1);
+	printf("* Recommended IP:  %s\n", ip);
+	if (opt->ipv6)
+		printf("* IPv6 network:    %s/64 (gateway ::2, DNS ::3)\n", net6);
+	if (opt->api_socket)
+		printf("* API Socket:      %s\n", opt->api_socket);
+	if (!opt->disable_host_loopback)
+		printf("WARNING: 127.0.0.1:* on the host is accessible as %s (set "
+		       "--disable-host-loopback to prohibit connecting to 127.0.0.1:*)\n",
+		       gw);
+	fflush(stdout);
+}
+
+static void signal_ready(int fd)
+{
+	if (fd < 0)
+		return;
+	ssize_t n;
+	do
+		n = write(fd, "1", 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		die("--ready-fd %d: write: %s", fd, g_strerror(errno));
+	close(fd);
+}
+
+static void parse_or_exit(int argc, char **argv, struct options *opt)
+{
+	g_autoptr(GError) err = NULL;
+	int action = options_parse(argc, argv, opt, &err);
+	if (action < 0) {
+		fprintf(stderr, "slirpns: %s\nTry 'slirpns --help' for more information.\n",
+		        err->message);
+		exit(EXIT_FAILURE);
+	}
+	if (action == ACTION_HELP) {
+		fputs(options_help_text(), stdout);
+		exit(EXIT_SUCCESS);
+	}
+	if (action == ACTION_VERSION) {
+		g_autofree char *v = version_text();
+		fputs(v, stdout);
+		exit(EXIT_SUCCESS);
+	}
+	for (guint i = 0; opt->warnings && i < opt->warnings->len; i++)
+		log_warn("%s", (char *)g_ptr_array_index(opt->warnings, i));
+	if (opt->sandbox)
+		die("--enable-sandbox is not supported yet");
+	if (opt->seccomp)
+		die("--enable-seccomp is not supported yet");
+}
+
+int main(int argc, char **argv)
+{
+	struct daemon d = {.tapfd = -1, .sigfd = -1};
+	g_autoptr(GError) err = NULL;
+
+	parse_or_exit(argc, argv, &d.opt);
+	check_fd("--exit-fd", d.opt.exit_fd);
+	check_fd("--ready-fd", d.opt.ready_fd);
+	raise_nofile_limit();
+	d.sigfd = setup_signals();
+
+	d.tapfd = netns_open_tap(&d.opt, &err);
+	if (d.tapfd < 0)
+		die("%s", err->message);
+
+	d.engine = engine_new(&d.opt, d.tapfd);
+	d.loop = loop_new(d.engine);
+	loop_watch_fd(d.loop, d.tapfd, POLLIN, on_tap, &d);
+	loop_watch_fd(d.loop, d.sigfd, POLLIN, on_signal, &d);
+	if (d.opt.exit_fd >= 0)
+		loop_watch_fd(d.loop, d.opt.exit_fd, 0, on_exit_fd, &d);
+
+	print_summary(&d.opt);
+	signal_ready(d.opt.ready_fd);
+	int code = loop_run(d.loop);
+
+	loop_free(d.loop);
+	engine_free(d.engine);
+	close(d.tapfd);
+	close(d.sigfd);
+	options_clear(&d.opt);
+	return code;
+}

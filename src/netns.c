@@ -1,0 +1,221 @@
+/*
+ * netns.c - get a tap device out of the target network namespace.
+ *
+ * The daemon must stay in the host's namespaces (its sockets are the host side of every
+ * connection), yet the tap has to be created inside the target's network namespace, with
+ * privileges that only the target's user namespace grants an unprivileged user. So a short-lived
+ * child does it: it opens the namespace files, joins the user namespace (unless it is already
+ * there) and then the network namespace, opens /dev/net/tun with IFF_TAP|IFF_NO_PI (creating
+ * TAPNAME or attaching to an existing one), configures the link with rtnetlink when -c was
+ * given, and sends the fd back over a SOCK_SEQPACKET socketpair with SCM_RIGHTS. On failure it
+ * sends the error text instead, so the parent reports one clean line. The parent reaps it.
+ *
+ * With --netns-type=tapfd the caller already did all of that and hands us the fd.
+ */
+#include "config.h"
+#include "netns.h"
+#include "netlink.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static bool same_ns(int fd, const char *self)
+{
+	struct stat a, b;
+	return fstat(fd, &a) == 0 && stat(self, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
+static int open_ns(const char *path, GError **err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		set_error(err, errno, "open %s", path);
+	return fd;
+}
+
+/* Join the target's namespaces: user namespace first (it grants the rights to join the other). */
+static bool enter_namespaces(const struct options *opt, GError **err)
+{
+	g_autofree char *netns_path = NULL;
+	g_autofree char *userns_path = g_strdup(opt->userns_path);
+	if (opt->netns_type == NETNS_PID) {
+		netns_path = g_strdup_printf("/proc/%d/ns/net", (int)opt->target_pid);
+		if (userns_path == NULL)
+			userns_path = g_strdup_printf("/proc/%d/ns/user", (int)opt->target_pid);
+	} else {
+		netns_path = g_strdup(opt->target_path);
+	}
+	autoclose_fd int userns = -1;
+	if (userns_path != NULL && (userns = open_ns(userns_path, err)) < 0)
+		return false;
+	autoclose_fd int netns = open_ns(netns_path, err);
+	if (netns < 0)
+		return false;
+	if (userns >= 0 && !same_ns(userns, "/proc/self/ns/user") &&
+	    setns(userns, CLONE_NEWUSER) < 0)
+		return set_error(err, errno, "join user namespace %s", userns_path);
+	if (setns(netns, CLONE_NEWNET) < 0)
+		return set_error(err, errno, "join network namespace %s", netns_path);
+	return true;
+}
+
+static int open_tap(const char *name, GError **err)
+{
+	autoclose_fd int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		set_error(err, errno, "open /dev/net/tun");
+		return -1;
+	}
+	struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI};
+	g_strlcpy(ifr.ifr_name, name, sizeof(ifr.ifr_name));
+	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+		set_error(err, errno, "create tap %s (TUNSETIFF)", name);
+		return -1;
+	}
+	int ret = fd;
+	fd = -1;
+	return ret;
+}
+
+/* -c: lo up; tap MTU, MAC and up; network+100/prefix; default route via network+2. */
+static bool configure(const struct options *opt, GError **err)
+{
+	autoclose_fd int nl = nl_open(err);
+	if (nl < 0)
+		return false;
+	unsigned lo = if_nametoindex("lo");
+	unsigned tap = if_nametoindex(opt->tapname);
+	if (lo == 0 || tap == 0)
+		return set_error(err, errno, "find interface %s", lo == 0 ? "lo" : opt->tapname);
+	if (!nl_link_setup(nl, (int)lo, 0, NULL, err))
+		return g_prefix_error(err, "lo: "), false;
+	if (!nl_link_setup(nl, (int)tap, opt->mtu, opt->has_mac ? opt->mac : NULL, err) ||
+	    !nl_addr4_add(nl, (int)tap, addr4_offset(opt->net, 100), opt->prefix, err) ||
+	    !nl_route4_default(nl, (int)tap, addr4_offset(opt->net, 2), err))
+		return g_prefix_error(err, "%s: ", opt->tapname), false;
+	return true;
+}
+
+static bool send_fd(int sock, int fd)
+{
+	char byte = 0;
+	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u = {0};
+	struct msghdr msg = {
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
+	    .msg_control = u.buf,
+	    .msg_controllen = sizeof(u.buf),
+	};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, 0) == 1;
+}
+
+/* Receive either an fd (one byte plus SCM_RIGHTS) or an error text. */
+static int recv_fd(int sock, GError **err)
+{
+	char text[1024];
+	struct iovec iov = {.iov_base = text, .iov_len = sizeof(text) - 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
+	    .msg_control = u.buf,
+	    .msg_controllen = sizeof(u.buf),
+	};
+	ssize_t n;
+	do
+		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		set_error(err, errno, "receive tap fd");
+		return -1;
+	}
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+		int fd;
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+		return fd;
+	}
+	text[n] = '\0';
+	set_error(err, 0, "%s", n > 0 ? text : "namespace helper exited without a tap fd");
+	return -1;
+}
+
+static G_NORETURN void child_main(const struct options *opt, int sock)
+{
+	g_autoptr(GError) err = NULL;
+	int fd = -1;
+	if (enter_namespaces(opt, &err) && (fd = open_tap(opt->tapname, &err)) >= 0 &&
+	    (!opt->configure || configure(opt, &err)) && send_fd(sock, fd))
+		_exit(0);
+	const char *msg = err ? err->message : "send tap fd failed";
+	if (send(sock, msg, strlen(msg), 0) < 0)
+		_exit(2);
+	_exit(1);
+}
+
+static int adopt_tapfd(int fd, GError **err)
+{
+	int flags = fcntl(fd, F_GETFD);
+	if (flags < 0) {
+		set_error(err, errno, "--netns-type=tapfd: fd %d", fd);
+		return -1;
+	}
+	fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+	return fd;
+}
+
+int netns_open_tap(const struct options *opt, GError **err)
+{
+	int fd = -1;
+	if (opt->netns_type == NETNS_TAPFD) {
+		fd = adopt_tapfd(opt->target_tapfd, err);
+	} else {
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+			return set_error(err, errno, "socketpair"), -1;
+		pid_t pid = fork();
+		if (pid < 0) {
+			set_error(err, errno, "fork");
+			close(sv[0]);
+			close(sv[1]);
+			return -1;
+		}
+		if (pid == 0) {
+			close(sv[0]);
+			child_main(opt, sv[1]);
+		}
+		close(sv[1]);
+		fd = recv_fd(sv[0], err);
+		close(sv[0]);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	if (fd >= 0 && !fd_set_nonblock(fd, err)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}

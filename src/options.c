@@ -1,0 +1,534 @@
+/*
+ * options.c - the command line: parse, validate, and nothing else.
+ *
+ * slirpns accepts exactly slirp4netns's options (same spellings, defaults and positional
+ * arguments) plus a few of its own (--cidr6, -p/--publish). options_parse() turns argv into a
+ * struct options that the rest of the daemon treats as read-only. It never prints and never
+ * exits: errors come back as a GError whose message is one line without the "slirpns: " prefix,
+ * so main.c decides how to report them and the unit tests can check them. Deprecated aliases
+ * are accepted and leave a message in opt->warnings.
+ */
+#include "config.h"
+#include "options.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+
+G_DEFINE_QUARK(slirpns - error - quark, slirpns_error)
+
+/* Long options without a short form. */
+enum {
+	OPT_CIDR = 0x100,
+	OPT_CIDR6,
+	OPT_DISABLE_HOST_LOOPBACK,
+	OPT_NO_HOST_LOOPBACK,
+	OPT_NETNS_TYPE,
+	OPT_USERNS_PATH,
+	OPT_ENABLE_SANDBOX,
+	OPT_CREATE_SANDBOX,
+	OPT_ENABLE_SECCOMP,
+	OPT_OUTBOUND_ADDR,
+	OPT_OUTBOUND_ADDR6,
+	OPT_DISABLE_DNS,
+	OPT_MACADDRESS,
+	OPT_TARGET_TYPE,
+};
+
+static const char short_opts[] = "ce:r:m:a:6hvp:";
+
+static const struct option long_opts[] = {
+    {"configure", no_argument, NULL, 'c'},
+    {"exit-fd", required_argument, NULL, 'e'},
+    {"ready-fd", required_argument, NULL, 'r'},
+    {"mtu", required_argument, NULL, 'm'},
+    {"cidr", required_argument, NULL, OPT_CIDR},
+    {"cidr6", required_argument, NULL, OPT_CIDR6},
+    {"enable-ipv6", no_argument, NULL, '6'},
+    {"api-socket", required_argument, NULL, 'a'},
+    {"disable-host-loopback", no_argument, NULL, OPT_DISABLE_HOST_LOOPBACK},
+    {"no-host-loopback", no_argument, NULL, OPT_NO_HOST_LOOPBACK},
+    {"netns-type", required_argument, NULL, OPT_NETNS_TYPE},
+    {"userns-path", required_argument, NULL, OPT_USERNS_PATH},
+    {"enable-sandbox", no_argument, NULL, OPT_ENABLE_SANDBOX},
+    {"create-sandbox", no_argument, NULL, OPT_CREATE_SANDBOX},
+    {"enable-seccomp", no_argument, NULL, OPT_ENABLE_SECCOMP},
+    {"outbound-addr", required_argument, NULL, OPT_OUTBOUND_ADDR},
+    {"outbound-addr6", required_argument, NULL, OPT_OUTBOUND_ADDR6},
+    {"disable-dns", no_argument, NULL, OPT_DISABLE_DNS},
+    {"macaddress", required_argument, NULL, OPT_MACADDRESS},
+    {"target-type", required_argument, NULL, OPT_TARGET_TYPE},
+    {"publish", required_argument, NULL, 'p'},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'v'},
+    {NULL, 0, NULL, 0},
+};
+
+static const char help_text[] =
+    "Usage: slirpns [OPTION]... PID|PATH|FD [TAPNAME]\n"
+    "User-mode networking for unprivileged network namespaces (a drop-in slirp4netns).\n"
+    "\n"
+    "-c, --configure          bring up the interface (lo too); address network+100,\n"
+    "                         default route via network+2\n"
+    "-e, --exit-fd=FD         exit when FD is closed or hung up\n"
+    "-r, --ready-fd=FD        write \"1\" to FD and close it once ready\n"
+    "-m, --mtu=MTU            MTU, 68 to 65521 (default 1500)\n"
+    "--cidr=CIDR              IPv4 network (default 10.0.2.0/24, prefix at most /25)\n"
+    "-6, --enable-ipv6        enable IPv6 (network from --cidr6)\n"
+    "--cidr6=PREFIX/64        IPv6 network (default fd00::/64)\n"
+    "-a, --api-socket=PATH    API socket path\n"
+    "--disable-host-loopback  prohibit connecting to 127.0.0.1:* on the host\n"
+    "                         (deprecated alias: --no-host-loopback)\n"
+    "--netns-type=TYPE        type of the positional argument: pid, path or tapfd\n"
+    "                         (default pid)\n"
+    "--userns-path=PATH       user namespace to join (default /proc/PID/ns/user)\n"
+    "--enable-sandbox         create a new mount namespace and drop privileges\n"
+    "                         (deprecated alias: --create-sandbox)\n"
+    "--enable-seccomp         restrict the system calls the daemon may make\n"
+    "--outbound-addr=IPv4|IFACE   source address for outgoing IPv4 connections\n"
+    "--outbound-addr6=IPv6|IFACE  source address for outgoing IPv6 connections\n"
+    "--disable-dns            disable the built-in DNS server (network+3)\n"
+    "--macaddress=MAC         MAC address of the interface (only with -c)\n"
+    "--target-type=TYPE       netns (bess is not supported yet)\n"
+    "-p, --publish=[ADDR:]HOSTPORT:GUESTPORT[/tcp|/udp]\n"
+    "                         forward a host port to the namespace (repeatable;\n"
+    "                         IPv6 ADDR in brackets, HOSTPORT 0 = ephemeral)\n"
+    "-h, --help               show this help and exit\n"
+    "-v, --version            show version and exit\n";
+
+const char *options_help_text(void)
+{
+	return help_text;
+}
+
+static gboolean fail(GError **err, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static gboolean fail(GError **err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	g_autofree char *msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	g_set_error_literal(err, SLIRPNS_ERROR, SLIRPNS_ERROR_USAGE, msg);
+	return FALSE;
+}
+
+bool parse_uint(const char *s, unsigned long max, unsigned long *out)
+{
+	if (s == NULL || *s < '0' || *s > '9')
+		return false;
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+struct in_addr addr4_offset(struct in_addr net, uint32_t n)
+{
+	struct in_addr a = {.s_addr = htonl(ntohl(net.s_addr) + n)};
+	return a;
+}
+
+bool parse_cidr4(const char *s, struct in_addr *net, struct in_addr *mask, unsigned *prefix,
+                 GError **err)
+{
+	const char *slash = strchr(s, '/');
+	if (slash == NULL)
+		return fail(err, "--cidr: '%s' is not ADDRESS/PREFIX", s);
+	g_autofree char *addr = g_strndup(s, slash - s);
+	unsigned long p;
+	struct in_addr a;
+	if (inet_pton(AF_INET, addr, &a) != 1)
+		return fail(err, "--cidr: '%s' is not an IPv4 address", addr);
+	if (!parse_uint(slash + 1, 32, &p))
+		return fail(err, "--cidr: '%s' is not a prefix length", slash + 1);
+	/* The namespace gets network+100, so the host part must hold at least that. */
+	if (p < 1 || p > 25)
+		return fail(err,
+		            "--cidr: prefix length must be 1 to 25 (network+100 must fit), got %lu",
+		            p);
+	uint32_t m = p == 0 ? 0 : 0xffffffffu << (32 - p);
+	if ((ntohl(a.s_addr) & ~m) != 0)
+		return fail(err, "--cidr: %s is not a network address (host bits set)", s);
+	net->s_addr = a.s_addr;
+	mask->s_addr = htonl(m);
+	*prefix = p;
+	return true;
+}
+
+bool parse_cidr6(const char *s, struct in6_addr *net, GError **err)
+{
+	const char *slash = strchr(s, '/');
+	if (slash == NULL)
+		return fail(err, "--cidr6: '%s' is not PREFIX/64", s);
+	g_autofree char *addr = g_strndup(s, slash - s);
+	struct in6_addr a;
+	if (inet_pton(AF_INET6, addr, &a) != 1)
+		return fail(err, "--cidr6: '%s' is not an IPv6 address", addr);
+	if (strcmp(slash + 1, "64") != 0)
+		return fail(err, "--cidr6: prefix length must be 64 (SLAAC needs it), got '%s'",
+		            slash + 1);
+	for (int i = 8; i < 16; i++)
+		if (a.s6_addr[i] != 0)
+			return fail(err, "--cidr6: %s is not a /64 prefix (interface bits set)", s);
+	*net = a;
+	return true;
+}
+
+bool parse_mac(const char *s, uint8_t mac[6])
+{
+	/* Strictly six two-digit hex octets separated by ':'. */
+	if (strlen(s) != 17)
+		return false;
+	for (int i = 0; i < 6; i++) {
+		const char *o = s + 3 * i;
+		if (!g_ascii_isxdigit(o[0]) || !g_ascii_isxdigit(o[1]))
+			return false;
+		if (i < 5 && o[2] != ':')
+			return false;
+		mac[i] = (uint8_t)(g_ascii_xdigit_value(o[0]) << 4 | g_ascii_xdigit_value(o[1]));
+	}
+	return true;
+}
+
+bool parse_publish(const char *s, struct publish_spec *spec, GError **err)
+{
+	memset(spec, 0, sizeof(*spec));
+	g_autofree char *buf = g_strdup(s);
+	char *proto = strrchr(buf, '/');
+	if (proto != NULL) {
+		*proto++ = '\0';
+		if (strcmp(proto, "udp") == 0)
+			spec->udp = true;
+		else if (strcmp(proto, "tcp") != 0)
+			return fail(err, "--publish %s: protocol must be tcp or udp", s);
+	}
+	/* The last two ':'-separated fields are the ports; anything before is the address. */
+	char *colon2 = strrchr(buf, ':');
+	if (colon2 == NULL)
+		return fail(err, "--publish %s: expected [ADDR:]HOSTPORT:GUESTPORT", s);
+	*colon2 = '\0';
+	char *colon1 = strrchr(buf, ':');
+	const char *host_port = buf;
+	const char *addr = "0.0.0.0";
+	if (colon1 != NULL) {
+		*colon1 = '\0';
+		host_port = colon1 + 1;
+		addr = buf;
+		size_t n = strlen(buf);
+		if (n >= 2 && buf[0] == '[' && buf[n - 1] == ']') {
+			buf[n - 1] = '\0';
+			addr = buf + 1;
+		} else if (strchr(buf, ':') != NULL) {
+			return fail(err, "--publish %s: put an IPv6 address in brackets", s);
+		}
+	}
+	unsigned long hp, gp;
+	if (!parse_uint(host_port, 65535, &hp))
+		return fail(err, "--publish %s: bad host port '%s'", s, host_port);
+	if (!parse_uint(colon2 + 1, 65535, &gp) || gp == 0)
+		return fail(err, "--publish %s: bad guest port '%s'", s, colon2 + 1);
+	struct in6_addr a6;
+	if (inet_pton(AF_INET, addr, &a6) != 1 && inet_pton(AF_INET6, addr, &a6) != 1)
+		return fail(err, "--publish %s: '%s' is not an IP address", s, addr);
+	g_strlcpy(spec->host_addr, addr, sizeof(spec->host_addr));
+	spec->host_port = (uint16_t)hp;
+	spec->guest_port = (uint16_t)gp;
+	return true;
+}
+
+/*
+ * Find an address of the given family on interface ifname. For IPv6 a global address is
+ * preferred; a link-local one is used only when there is nothing else (with its scope).
+ */
+static bool iface_addr(const char *ifname, int family, struct sockaddr_storage *out)
+{
+	struct ifaddrs *list;
+	bool found = false;
+	if (getifaddrs(&list) < 0)
+		return false;
+	for (struct ifaddrs *i = list; i != NULL; i = i->ifa_next) {
+		if (i->ifa_addr == NULL || i->ifa_addr->sa_family != family ||
+		    strcmp(i->ifa_name, ifname) != 0)
+			continue;
+		if (family == AF_INET) {
+			memcpy(out, i->ifa_addr, sizeof(struct sockaddr_in));
+			found = true;
+			break;
+		}
+		const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)i->ifa_addr;
+		bool link_local = IN6_IS_ADDR_LINKLOCAL(&a6->sin6_addr);
+		if (!found || !link_local) {
+			memcpy(out, a6, sizeof(*a6));
+			found = true;
+			if (!link_local)
+				break;
+		}
+	}
+	freeifaddrs(list);
+	return found;
+}
+
+static bool parse_outbound4(const char *s, struct options *opt, GError **err)
+{
+	struct sockaddr_storage ss = {0};
+	memset(&opt->outbound_addr, 0, sizeof(opt->outbound_addr));
+	opt->outbound_addr.sin_family = AF_INET;
+	if (inet_pton(AF_INET, s, &opt->outbound_addr.sin_addr) == 1) {
+		opt->has_outbound_addr = true;
+		return true;
+	}
+	if (if_nametoindex(s) == 0)
+		return fail(err,
+		            "--outbound-addr: '%s' is neither an IPv4 address nor an interface", s);
+	if (!iface_addr(s, AF_INET, &ss))
+		return fail(err, "--outbound-addr: interface %s has no IPv4 address", s);
+	memcpy(&opt->outbound_addr, &ss, sizeof(opt->outbound_addr));
+	opt->outbound_addr.sin_port = 0;
+	opt->has_outbound_addr = true;
+	return true;
+}
+
+static bool parse_outbound6(const char *s, struct options *opt, GError **err)
+{
+	struct sockaddr_storage ss = {0};
+	memset(&opt->outbound_addr6, 0, sizeof(opt->outbound_addr6));
+	opt->outbound_addr6.sin6_family = AF_INET6;
+	if (inet_pton(AF_INET6, s, &opt->outbound_addr6.sin6_addr) == 1) {
+		opt->has_outbound_addr6 = true;
+		return true;
+	}
+	/* slirp4netns looks up the interface's IPv4 address here; we use its IPv6 address. */
+	if (if_nametoindex(s) == 0)
+		return fail(
+		    err, "--outbound-addr6: '%s' is neither an IPv6 address nor an interface", s);
+	if (!iface_addr(s, AF_INET6, &ss))
+		return fail(err, "--outbound-addr6: interface %s has no IPv6 address", s);
+	memcpy(&opt->outbound_addr6, &ss, sizeof(opt->outbound_addr6));
+	opt->outbound_addr6.sin6_port = 0;
+	opt->has_outbound_addr6 = true;
+	return true;
+}
+
+static bool parse_fd_arg(const char *name, const char *s, int *fd, GError **err)
+{
+	unsigned long v;
+	if (!parse_uint(s, INT32_MAX, &v))
+		return fail(err, "%s: '%s' is not a file descriptor number", name, s);
+	*fd = (int)v;
+	return true;
+}
+
+static void warn(struct options *opt, const char *msg)
+{
+	if (opt->warnings == NULL)
+		opt->warnings = g_ptr_array_new_with_free_func(g_free);
+	g_ptr_array_add(opt->warnings, g_strdup(msg));
+}
+
+static void options_init(struct options *opt)
+{
+	memset(opt, 0, sizeof(*opt));
+	opt->exit_fd = -1;
+	opt->ready_fd = -1;
+	opt->mtu = 1500;
+	opt->target_tapfd = -1;
+	inet_pton(AF_INET, "10.0.2.0", &opt->net);
+	inet_pton(AF_INET, "255.255.255.0", &opt->mask);
+	opt->prefix = 24;
+	inet_pton(AF_INET6, "fd00::", &opt->net6);
+	opt->publish = g_array_new(FALSE, TRUE, sizeof(struct publish_spec));
+}
+
+void options_clear(struct options *opt)
+{
+	g_free(opt->api_socket);
+	g_free(opt->userns_path);
+	g_free(opt->target_path);
+	g_free(opt->tapname);
+	if (opt->publish)
+		g_array_unref(opt->publish);
+	if (opt->warnings)
+		g_ptr_array_unref(opt->warnings);
+	memset(opt, 0, sizeof(*opt));
+	opt->exit_fd = opt->ready_fd = opt->target_tapfd = -1;
+}
+
+/* Handle one option; false with *err set on a bad value. */
+static bool apply_option(int c, const char *arg, struct options *opt, bool *mac_given, GError **err)
+{
+	unsigned long v;
+	switch (c) {
+	case 'c':
+		opt->configure = true;
+		return true;
+	case 'e':
+		return parse_fd_arg("--exit-fd", arg, &opt->exit_fd, err);
+	case 'r':
+		return parse_fd_arg("--ready-fd", arg, &opt->ready_fd, err);
+	case 'm':
+		if (!parse_uint(arg, 65521, &v) || v < 68)
+			return fail(err, "--mtu: MTU must be an integer from 68 to 65521, got '%s'",
+			            arg);
+		opt->mtu = (unsigned)v;
+		return true;
+	case OPT_CIDR:
+		return parse_cidr4(arg, &opt->net, &opt->mask, &opt->prefix, err);
+	case OPT_CIDR6:
+		return parse_cidr6(arg, &opt->net6, err);
+	case '6':
+		opt->ipv6 = true;
+		return true;
+	case 'a':
+		if (*arg == '\0')
+			return fail(err, "--api-socket: empty path");
+		g_free(opt->api_socket);
+		opt->api_socket = g_strdup(arg);
+		return true;
+	case OPT_NO_HOST_LOOPBACK:
+		warn(opt, "--no-host-loopback is deprecated, use --disable-host-loopback");
+		/* fall through */
+	case OPT_DISABLE_HOST_LOOPBACK:
+		opt->disable_host_loopback = true;
+		return true;
+	case OPT_NETNS_TYPE:
+		if (strcmp(arg, "pid") == 0)
+			opt->netns_type = NETNS_PID;
+		else if (strcmp(arg, "path") == 0)
+			opt->netns_type = NETNS_PATH;
+		else if (strcmp(arg, "tapfd") == 0)
+			opt->netns_type = NETNS_TAPFD;
+		else
+			return fail(err, "--netns-type: '%s' is not pid, path or tapfd", arg);
+		return true;
+	case OPT_USERNS_PATH:
+		if (*arg == '\0')
+			return fail(err, "--userns-path: empty path");
+		g_free(opt->userns_path);
+		opt->userns_path = g_strdup(arg);
+		return true;
+	case OPT_CREATE_SANDBOX:
+		warn(opt, "--create-sandbox is deprecated, use --enable-sandbox");
+		/* fall through */
+	case OPT_ENABLE_SANDBOX:
+		opt->sandbox = true;
+		return true;
+	case OPT_ENABLE_SECCOMP:
+		opt->seccomp = true;
+		return true;
+	case OPT_OUTBOUND_ADDR:
+		return parse_outbound4(arg, opt, err);
+	case OPT_OUTBOUND_ADDR6:
+		return parse_outbound6(arg, opt, err);
+	case OPT_DISABLE_DNS:
+		opt->disable_dns = true;
+		return true;
+	case OPT_MACADDRESS:
+		if (!parse_mac(arg, opt->mac))
+			return fail(err,
+			            "--macaddress: '%s' is not a MAC address (xx:xx:xx:xx:xx:xx)",
+			            arg);
+		if (opt->mac[0] & 1)
+			return fail(err, "--macaddress: %s is a multicast address", arg);
+		*mac_given = true;
+		return true;
+	case OPT_TARGET_TYPE:
+		if (strcmp(arg, "netns") == 0)
+			return true;
+		if (strcmp(arg, "bess") == 0)
+			return fail(err, "--target-type=bess is not supported yet");
+		return fail(err, "--target-type: '%s' is not netns or bess", arg);
+	case 'p': {
+		struct publish_spec spec;
+		if (!parse_publish(arg, &spec, err))
+			return false;
+		g_array_append_val(opt->publish, spec);
+		return true;
+	}
+	default:
+		return fail(err, "unknown option");
+	}
+}
+
+/* The positional arguments: PID|PATH|FD [TAPNAME]. */
+static bool apply_positional(int n, char *const args[], struct options *opt, GError **err)
+{
+	unsigned long v;
+	if (n < 1)
+		return fail(err, "missing the PID, PATH or FD argument");
+	if (n > 2)
+		return fail(err, "too many arguments (starting at '%s')", args[2]);
+	switch (opt->netns_type) {
+	case NETNS_PID:
+		if (!parse_uint(args[0], INT32_MAX, &v) || v == 0)
+			return fail(err, "'%s' is not a PID (use --netns-type=path for a path)",
+			            args[0]);
+		opt->target_pid = (pid_t)v;
+		break;
+	case NETNS_PATH:
+		if (*args[0] == '\0')
+			return fail(err, "empty namespace path");
+		opt->target_path = g_strdup(args[0]);
+		break;
+	case NETNS_TAPFD:
+		if (!parse_fd_arg("--netns-type=tapfd", args[0], &opt->target_tapfd, err))
+			return false;
+		break;
+	}
+	const char *tap = n == 2 ? args[1] : "tap0";
+	if (*tap == '\0' || strlen(tap) >= IFNAMSIZ || strchr(tap, '/') != NULL ||
+	    strcmp(tap, ".") == 0 || strcmp(tap, "..") == 0)
+		return fail(err, "'%s' is not a valid interface name", tap);
+	opt->tapname = g_strdup(tap);
+	return true;
+}
+
+int options_parse(int argc, char *const argv[], struct options *opt, GError **err)
+{
+	options_init(opt);
+	bool mac_given = false;
+	int c;
+
+	optind = 0; /* glibc: full reinitialisation, so the parser can run more than once */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, short_opts, long_opts, NULL)) != -1) {
+		if (c == 'h')
+			return ACTION_HELP;
+		if (c == 'v')
+			return ACTION_VERSION;
+		if (c == '?') {
+			const char *bad = argv[optind - 1];
+			if (optopt > 0 && optopt < 0x80 && strchr(short_opts, optopt) != NULL)
+				fail(err, "option -%c requires an argument", optopt);
+			else if (optopt > 0 && optopt < 0x80)
+				fail(err, "unknown option -%c", optopt);
+			else if (optopt != 0)
+				fail(err, "option %s requires an argument", bad);
+			else
+				fail(err, "unknown option %s", bad);
+			return -1;
+		}
+		if (!apply_option(c, optarg, opt, &mac_given, err))
+			return -1;
+	}
+	if (mac_given && !opt->configure) {
+		fail(err, "--macaddress can only be used with --configure");
+		return -1;
+	}
+	opt->has_mac = mac_given;
+	if (opt->netns_type == NETNS_TAPFD && opt->userns_path != NULL) {
+		fail(err, "--userns-path cannot be used with --netns-type=tapfd");
+		return -1;
+	}
+	if (opt->netns_type == NETNS_TAPFD && opt->configure)
+		warn(opt, "--configure is ignored with --netns-type=tapfd");
+	if (!apply_positional(argc - optind, argv + optind, opt, err))
+		return -1;
+	return ACTION_RUN;
+}

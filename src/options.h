@@ -1,0 +1,85 @@
+/* options.h - the validated command line of slirpns (see options.c). */
+#pragma once
+
+#include <glib.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum netns_type { NETNS_PID, NETNS_PATH, NETNS_TAPFD };
+
+enum options_action { ACTION_RUN, ACTION_HELP, ACTION_VERSION };
+
+/* One port forward given with -p/--publish. */
+struct publish_spec {
+	bool udp;
+	char host_addr[INET6_ADDRSTRLEN]; /* "0.0.0.0", "::", "127.0.0.1", ... */
+	uint16_t host_port;               /* 0 = ephemeral */
+	uint16_t guest_port;
+};
+
+struct options {
+	bool configure;
+	int exit_fd;  /* -1 when not given */
+	int ready_fd; /* -1 when not given */
+	unsigned mtu;
+	bool ipv6;
+	char *api_socket;
+
+	/* IPv4 network: --cidr */
+	struct in_addr net;  /* network address */
+	struct in_addr mask; /* netmask */
+	unsigned prefix;
+
+	/* IPv6 network: --cidr6 (always /64) */
+	struct in6_addr net6;
+
+	bool disable_host_loopback;
+	bool disable_dns;
+	enum netns_type netns_type;
+	char *userns_path;
+	bool sandbox;
+	bool seccomp;
+
+	bool has_outbound_addr;
+	struct sockaddr_in outbound_addr;
+	bool has_outbound_addr6;
+	struct sockaddr_in6 outbound_addr6;
+
+	bool has_mac;
+	uint8_t mac[6];
+
+	/* Positional arguments */
+	pid_t target_pid;  /* NETNS_PID */
+	char *target_path; /* NETNS_PATH */
+	int target_tapfd;  /* NETNS_TAPFD */
+	char *tapname;     /* default "tap0" */
+
+	GArray *publish;     /* of struct publish_spec */
+	GPtrArray *warnings; /* deprecation notes for main to print, or NULL */
+};
+
+/*
+ * Parse argv into opt. Returns the action to take, or -1 with *err set to a one-line message
+ * (without the "slirpns: " prefix). Never exits and never prints. Resets getopt's state itself.
+ */
+int options_parse(int argc, char *const argv[], struct options *opt, GError **err);
+void options_clear(struct options *opt);
+
+/* Pure helpers, shared with the API and unit-tested. */
+bool parse_cidr4(const char *s, struct in_addr *net, struct in_addr *mask, unsigned *prefix,
+                 GError **err);
+bool parse_cidr6(const char *s, struct in6_addr *net, GError **err);
+bool parse_mac(const char *s, uint8_t mac[6]);
+bool parse_uint(const char *s, unsigned long max, unsigned long *out);
+bool parse_publish(const char *s, struct publish_spec *spec, GError **err);
+/* Offset an IPv4 network address by n hosts (network+2 is the gateway, and so on). */
+struct in_addr addr4_offset(struct in_addr net, uint32_t n);
+
+const char *options_help_text(void);
+
+#define SLIRPNS_ERROR (slirpns_error_quark())
+GQuark slirpns_error_quark(void);
+/* Usage errors print a hint to --help; other errors do not. */
+enum { SLIRPNS_ERROR_USAGE = 1, SLIRPNS_ERROR_RUNTIME };
