@@ -1,0 +1,156 @@
+# lib.sh - shared setup for the integration tests (sourced by every tests/integration/*.sh).
+#
+# Each test re-executes itself inside private "host" namespaces (network, mount, PID) so that
+# tests cannot collide on ports, cannot touch the machine's real network or resolv.conf, and
+# leave nothing behind: when the test ends, its PID namespace dies and takes every process
+# with it. Inside, the test plays the host: it runs servers on 127.0.0.1 as root, while the
+# daemon and the container namespace run as an unprivileged user, the way podman runs them.
+#
+#   as root:      unshare --net --mount --pid --fork; the daemon runs as $SLIRPNS_TEST_USER
+#                 (default slirpns-test, created by .ci/run) via setpriv; /dev/net/tun must
+#                 be usable by that user (.ci/run does chmod 0666 /dev/net/tun).
+#   as non-root:  unshare --user --map-root-user ... as well; the daemon runs as you.
+#
+# Exit codes follow automake: 0 pass, 1 fail, 77 skip, 99 hard error.
+
+set -euo pipefail
+
+TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TEST_NAME=$(basename "$0" .sh)
+: "${SLIRPNS_TEST_USER:=slirpns-test}"
+
+skip() { echo "SKIP: $TEST_NAME: $*"; exit 77; }
+fail() { echo "FAIL: $TEST_NAME: $*" >&2; dump_logs >&2; exit 1; }
+note() { echo "# $*"; }
+
+# Re-exec inside the private host namespaces (once).
+if [ -z "${SLIRPNS_TEST_ISOLATED:-}" ]; then
+	[ -n "${SLIRPNS:-}" ] || SLIRPNS="$TESTS_DIR/../../src/slirpns"
+	[ -x "$SLIRPNS" ] || { echo "ERROR: no slirpns binary at $SLIRPNS (run make)"; exit 99; }
+	SLIRPNS=$(cd "$(dirname "$SLIRPNS")" && pwd)/$(basename "$SLIRPNS")
+	export SLIRPNS SLIRPNS_TEST_ISOLATED=1
+	if [ "$(id -u)" = 0 ]; then
+		id "$SLIRPNS_TEST_USER" >/dev/null 2>&1 ||
+			skip "running as root but user $SLIRPNS_TEST_USER does not exist (.ci/run creates it)"
+		exec unshare --net --mount --pid --fork --mount-proc --propagation private \
+			bash "$0" "$@"
+	fi
+	exec unshare --user --map-root-user --net --mount --pid --fork --mount-proc \
+		--propagation private bash "$0" "$@"
+fi
+
+# --- inside the private host namespaces from here on ---
+
+ip link set lo up
+# Let unprivileged ping sockets work (the daemon relays ICMP echo with them).
+echo "0 2147483647" >/proc/sys/net/ipv4/ping_group_range 2>/dev/null || true
+
+T=$(mktemp -d /tmp/slirpns-test.XXXXXX)
+chmod 755 "$T"
+# The unprivileged user needs its own copy of the binary: the build tree may be unreadable
+# (a clone under /root).
+cp "$SLIRPNS" "$T/slirpns"
+chmod 755 "$T/slirpns"
+SLIRPNS_BIN="$T/slirpns"
+cleanup() { rm -rf "$T"; }
+trap cleanup EXIT
+
+RUN_AS_USER=0
+if [ "$(cat /proc/self/uid_map | awk '{print $1" "$2}' | head -n1)" = "0 0" ] && [ "$(id -u)" = 0 ]; then
+	RUN_AS_USER=1
+	TEST_UID=$(id -u "$SLIRPNS_TEST_USER")
+	TEST_GID=$(id -g "$SLIRPNS_TEST_USER")
+	chown "$TEST_UID:$TEST_GID" "$T"
+	[ -r /dev/net/tun ] && setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --clear-groups \
+		test -w /dev/net/tun ||
+		skip "/dev/net/tun is not usable by $SLIRPNS_TEST_USER (chmod 0666 /dev/net/tun)"
+fi
+
+# The prefix that runs a command as the unprivileged user. Used as "${AS_USER[@]}" cmd so
+# that a background command's $! is the command itself (no wrapper shell in between).
+AS_USER=()
+if [ "$RUN_AS_USER" = 1 ]; then
+	AS_USER=(setpriv --reuid="$TEST_UID" --regid="$TEST_GID" --clear-groups env HOME="$T")
+fi
+as_user() { "${AS_USER[@]}" "$@"; }
+
+# Start the container namespace (a user+net namespace holding a sleeping process); sets NSPID.
+start_ns() {
+	"${AS_USER[@]}" unshare --user --map-root-user --net sleep infinity &
+	NSPID=$!
+	for _ in $(seq 100); do
+		[ "$(readlink /proc/$NSPID/ns/net)" != "$(readlink /proc/self/ns/net)" ] &&
+			[ "$(readlink /proc/$NSPID/ns/user)" != "$(readlink /proc/$$/ns/user)" ] && return 0
+		sleep 0.05
+	done
+	fail "namespace did not come up"
+}
+
+# Run a command inside the container namespace.
+in_ns() {
+	as_user nsenter -t "$NSPID" -U --preserve-credentials -n -- "$@"
+}
+
+# Start the daemon in the background with the given arguments; waits for its ready fd.
+# Sets SLIRPNS_PID. The log goes to $T/slirpns.log.
+start_slirpns() {
+	rm -f "$T/ready"
+	"${AS_USER[@]}" bash -c 'exec "$0" -r 9 "$@" 9>"'"$T"'/ready"' "$SLIRPNS_BIN" "$@" \
+		>"$T/slirpns.log" 2>&1 &
+	SLIRPNS_PID=$!
+	wait_ready "$SLIRPNS_PID"
+}
+
+wait_ready() {
+	for _ in $(seq 200); do
+		[ "$(cat "$T/ready" 2>/dev/null)" = 1 ] && return 0
+		kill -0 "$1" 2>/dev/null || fail "slirpns exited before it was ready"
+		sleep 0.05
+	done
+	fail "slirpns did not become ready within 10 s"
+}
+
+# Stop the daemon with SIGTERM and check it exits 0.
+stop_slirpns() {
+	kill -TERM "$SLIRPNS_PID"
+	local rc=0
+	wait "$SLIRPNS_PID" || rc=$?
+	[ "$rc" = 0 ] || fail "slirpns exited with $rc on SIGTERM"
+}
+
+dump_logs() {
+	[ -f "$T/slirpns.log" ] && { echo "--- slirpns log:"; cat "$T/slirpns.log"; } || true
+}
+
+# Wait until a command succeeds (up to ~10 s).
+retry() {
+	for _ in $(seq 100); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+helper() { "$PY" "$TESTS_DIR/helper.py" "$@"; }
+
+# A private resolv.conf for the daemon (we are in our own mount namespace).
+use_resolv_conf() {
+	printf '%s\n' "$@" >"$T/resolv.conf"
+	chmod 644 "$T/resolv.conf"
+	mount --bind "$T/resolv.conf" /etc/resolv.conf
+}
+
+# Start a helper server in the background and wait for it to listen; sets HELPER_PID.
+start_helper() {
+	local out="$T/helper.$RANDOM"
+	helper "$@" >"$out" 2>&1 &
+	HELPER_PID=$!
+	for _ in $(seq 100); do
+		grep -q ready "$out" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	cat "$out" >&2
+	fail "helper $1 did not start"
+}
