@@ -168,6 +168,11 @@ static void parse_or_exit(int argc, char **argv, struct options *opt)
 	}
 	for (guint i = 0; opt->warnings && i < opt->warnings->len; i++)
 		log_warn("%s", (char *)g_ptr_array_index(opt->warnings, i));
+}
+
+/* After every fd is open and before the ready fd: give up what the daemon no longer needs. */
+static void confine(const struct options *opt)
+{
 	if (opt->sandbox)
 		die("--enable-sandbox is not supported yet");
 	if (opt->seccomp)
@@ -197,6 +202,7 @@ int main(int argc, char **argv)
 		loop_watch_fd(d.loop, d.opt.exit_fd, 0, on_exit_fd, &d);
 
 	print_summary(&d.opt);
+	confine(&d.opt);
 	signal_ready(d.opt.ready_fd);
 	int code = loop_run(d.loop);
 
