@@ -7,10 +7,14 @@
  * the tap going away. Anything that fails before the ready fd is written exits 1 with one line.
  */
 #include "config.h"
+#include "api.h"
+#include "api_proto.h"
 #include "engine.h"
+#include "forward.h"
 #include "loop.h"
 #include "netns.h"
 #include "options.h"
+#include "status.h"
 #include "util.h"
 #include "version.h"
 
@@ -29,6 +33,8 @@ struct daemon {
 	struct options opt;
 	struct engine *engine;
 	struct loop *loop;
+	struct api_proto *proto;
+	struct api_server *api;
 	int tapfd;
 	int sigfd;
 };
@@ -93,6 +99,59 @@ static int setup_signals(void)
 	if (fd < 0)
 		die("signalfd: %s", g_strerror(errno));
 	return fd;
+}
+
+/* The API's view of the daemon: forwards through libslirp, status from the engine. */
+static bool backend_add(void *opaque, struct forward *fw, GError **err)
+{
+	struct daemon *d = opaque;
+	return forward_open(engine_slirp(d->engine), fw, err);
+}
+
+static void backend_remove(void *opaque, const struct forward *fw)
+{
+	struct daemon *d = opaque;
+	forward_close(engine_slirp(d->engine), fw);
+}
+
+static json_t *backend_info(void *opaque)
+{
+	struct daemon *d = opaque;
+	return status_info(&d->opt, d->engine);
+}
+
+static json_t *backend_connections(void *opaque)
+{
+	struct daemon *d = opaque;
+	return status_connections(d->engine);
+}
+
+static void setup_api(struct daemon *d)
+{
+	const struct api_backend backend = {
+		.add = backend_add,
+		.remove = backend_remove,
+		.info = backend_info,
+		.connections = backend_connections,
+		.opaque = d,
+	};
+	d->proto = api_proto_new(&backend, addr4_offset(d->opt.net, 100), d->opt.ipv6);
+	for (guint i = 0; i < d->opt.publish->len; i++) {
+		const struct publish_spec *p = &g_array_index(d->opt.publish, struct publish_spec, i);
+		struct forward fw = {.udp = p->udp, .host_port = p->host_port, .guest_port = p->guest_port};
+		g_autoptr(GError) err = NULL;
+		struct in_addr guest = addr4_offset(d->opt.net, 100);
+		g_strlcpy(fw.host_addr, p->host_addr, sizeof(fw.host_addr));
+		inet_ntop(AF_INET, &guest, fw.guest_addr, sizeof(fw.guest_addr));
+		if (!api_proto_add(d->proto, &fw, &err))
+			die("--publish %s: %s", p->spec, err->message);
+	}
+	if (d->opt.api_socket) {
+		g_autoptr(GError) err = NULL;
+		d->api = api_server_new(d->opt.api_socket, d->loop, d->proto, &err);
+		if (d->api == NULL)
+			die("%s", err->message);
+	}
 }
 
 static void print_summary(const struct options *opt)
@@ -201,11 +260,14 @@ int main(int argc, char **argv)
 	if (d.opt.exit_fd >= 0)
 		loop_watch_fd(d.loop, d.opt.exit_fd, 0, on_exit_fd, &d);
 
+	setup_api(&d);
 	print_summary(&d.opt);
 	confine(&d.opt);
 	signal_ready(d.opt.ready_fd);
 	int code = loop_run(d.loop);
 
+	api_server_free(d.api);
+	api_proto_free(d.proto);
 	loop_free(d.loop);
 	engine_free(d.engine);
 	close(d.tapfd);

@@ -240,6 +240,7 @@ bool parse_publish(const char *s, struct publish_spec *spec, GError **err)
 	g_strlcpy(spec->host_addr, addr, sizeof(spec->host_addr));
 	spec->host_port = (uint16_t)hp;
 	spec->guest_port = (uint16_t)gp;
+	g_strlcpy(spec->spec, s, sizeof(spec->spec));
 	return true;
 }
 

@@ -17,6 +17,7 @@ struct publish_spec {
 	char host_addr[INET6_ADDRSTRLEN]; /* "0.0.0.0", "::", "127.0.0.1", ... */
 	uint16_t host_port;               /* 0 = ephemeral */
 	uint16_t guest_port;
+	char spec[64]; /* as given, for messages */
 };
 
 struct options {

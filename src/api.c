@@ -1,0 +1,228 @@
+/*
+ * api.c - the API socket: a non-blocking AF_UNIX stream server inside the main loop.
+ *
+ * One request per connection, as with slirp4netns: the client sends a JSON object, we answer
+ * and close. Unlike slirp4netns, no client can stall the daemon: every client is a loop watch
+ * with its own buffer, a request is complete at EOF (the client shut down its write side) or as
+ * soon as the bytes received form a whole JSON object, a request over API_MAX_REQUEST is
+ * answered with an error, and a client that takes longer than API_CLIENT_TIMEOUT_MS is dropped.
+ * The answer is written without blocking (POLLOUT while it does not fit), then the connection
+ * is shut down and closed. The meaning of requests lives in api_proto.c.
+ *
+ * The socket file is created with mode 0600 (a stale file at the path is replaced). Its
+ * directory is kept open (O_PATH), so the file can be removed at exit with unlinkat() even
+ * after the sandbox has hidden the host's file system.
+ */
+#include "config.h"
+#include "api.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define API_CLIENT_TIMEOUT_MS 5000
+#define API_MAX_CLIENTS       1024
+#define API_READ_CHUNK        4096
+
+struct api_client {
+	struct api_server *server;
+	int fd;
+	struct loop_watch *watch;
+	GByteArray *in;
+	char *out;
+	size_t out_len, out_done;
+};
+
+struct api_server {
+	struct loop *loop;
+	struct api_proto *proto;
+	int fd;
+	struct loop_watch *watch;
+	int dirfd;
+	char *name; /* the socket file's name in dirfd */
+	GHashTable *clients;
+};
+
+static void client_free(struct api_client *c)
+{
+	loop_unwatch(c->server->loop, c->watch);
+	close(c->fd);
+	g_byte_array_unref(c->in);
+	g_free(c->out);
+	g_free(c);
+}
+
+static void client_drop(struct api_client *c)
+{
+	g_hash_table_remove(c->server->clients, c); /* frees it */
+}
+
+/* Write what is left of the answer; close once all of it is out. */
+static void client_flush(struct api_client *c)
+{
+	while (c->out_done < c->out_len) {
+		ssize_t n = send(c->fd, c->out + c->out_done, c->out_len - c->out_done,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			loop_watch_set_events(c->watch, POLLOUT);
+			return;
+		}
+		if (n < 0)
+			break; /* the client went away: nothing more to do */
+		c->out_done += (size_t)n;
+	}
+	shutdown(c->fd, SHUT_WR);
+	client_drop(c);
+}
+
+static void client_answer(struct api_client *c)
+{
+	c->out = api_proto_handle(c->server->proto, (const char *)c->in->data, c->in->len);
+	c->out_len = strlen(c->out);
+	client_flush(c);
+}
+
+/* Read what is there; answer once the request is complete. */
+static void client_read(struct api_client *c)
+{
+	for (;;) {
+		guint old = c->in->len;
+		g_byte_array_set_size(c->in, old + API_READ_CHUNK);
+		ssize_t n = recv(c->fd, c->in->data + old, API_READ_CHUNK, MSG_DONTWAIT);
+		g_byte_array_set_size(c->in, old + (n > 0 ? (guint)n : 0));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) { /* EOF (or an error): what we have is the request */
+			if (n < 0)
+				return client_drop(c);
+			return client_answer(c);
+		}
+		if (c->in->len > API_MAX_REQUEST)
+			return client_answer(c);
+	}
+	if (!api_proto_incomplete((const char *)c->in->data, c->in->len) && c->in->len > 0)
+		client_answer(c);
+}
+
+static void on_client(struct loop *l, struct loop_watch *w, short revents, void *data)
+{
+	struct api_client *c = data;
+	if (revents == 0) /* deadline: a silent or slow client */
+		return client_drop(c);
+	if (c->out != NULL) {
+		if (revents & (POLLOUT | POLLERR | POLLHUP))
+			client_flush(c);
+		return;
+	}
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		client_read(c);
+}
+
+static void on_listen(struct loop *l, struct loop_watch *w, short revents, void *data)
+{
+	struct api_server *s = data;
+	for (;;) {
+		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("api: accept: %s", g_strerror(errno));
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			return;
+		}
+		if (g_hash_table_size(s->clients) >= API_MAX_CLIENTS) {
+			close(fd); /* overloaded: refuse rather than grow without bound */
+			continue;
+		}
+		struct api_client *c = g_new0(struct api_client, 1);
+		c->server = s;
+		c->fd = fd;
+		c->in = g_byte_array_new();
+		c->watch = loop_watch_fd(l, fd, POLLIN, on_client, c);
+		loop_watch_set_deadline(c->watch, loop_now_ms() + API_CLIENT_TIMEOUT_MS);
+		g_hash_table_add(s->clients, c);
+	}
+}
+
+/* Remove a stale socket file; refuse to remove anything that is not a socket. */
+static bool remove_stale(int dirfd, const char *name, const char *path, GError **err)
+{
+	struct stat st;
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? true : set_error(err, errno, "api socket %s", path);
+	if (!S_ISSOCK(st.st_mode))
+		return set_error(err, 0, "api socket %s: exists and is not a socket", path);
+	if (unlinkat(dirfd, name, 0) < 0)
+		return set_error(err, errno, "api socket %s: remove stale socket", path);
+	return true;
+}
+
+static bool listen_at(struct api_server *s, const char *path, GError **err)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return set_error(err, 0, "api socket %s: path too long (at most %zu bytes)", path,
+				 sizeof(sun.sun_path) - 1);
+	g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	g_autofree char *dir = g_path_get_dirname(path);
+	s->name = g_path_get_basename(path);
+	s->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0)
+		return set_error(err, errno, "api socket %s: open directory %s", path, dir);
+	if (!remove_stale(s->dirfd, s->name, path, err))
+		return false;
+	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s->fd < 0)
+		return set_error(err, errno, "api socket: socket");
+	mode_t old = umask(0177);
+	int rc = bind(s->fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc < 0)
+		return set_error(err, errno, "api socket %s: bind", path);
+	if (listen(s->fd, 128) < 0)
+		return set_error(err, errno, "api socket %s: listen", path);
+	return true;
+}
+
+struct api_server *api_server_new(const char *path, struct loop *l, struct api_proto *proto,
+				  GError **err)
+{
+	struct api_server *s = g_new0(struct api_server, 1);
+	s->loop = l;
+	s->proto = proto;
+	s->fd = s->dirfd = -1;
+	s->clients = g_hash_table_new_full(NULL, NULL, (GDestroyNotify)client_free, NULL);
+	if (!listen_at(s, path, err)) {
+		api_server_free(s);
+		return NULL;
+	}
+	s->watch = loop_watch_fd(l, s->fd, POLLIN, on_listen, s);
+	return s;
+}
+
+void api_server_free(struct api_server *s)
+{
+	if (s == NULL)
+		return;
+	g_hash_table_unref(s->clients);
+	if (s->watch)
+		loop_unwatch(s->loop, s->watch);
+	if (s->fd >= 0) {
+		close(s->fd);
+		unlinkat(s->dirfd, s->name, 0);
+	}
+	if (s->dirfd >= 0)
+		close(s->dirfd);
+	g_free(s->name);
+	g_free(s);
+}

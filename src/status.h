@@ -1,0 +1,14 @@
+/* status.h - what get_info and list_connections report (see status.c). */
+#pragma once
+
+#include "engine.h"
+#include "options.h"
+
+#include <jansson.h>
+
+/* get_info's facts: version, network layout, MTU, IPv6, counters. */
+json_t *status_info(const struct options *opt, struct engine *e);
+/* The live connections, parsed from libslirp's connection table. */
+json_t *status_connections(struct engine *e);
+/* Parse libslirp's slirp_connection_info() text (exposed for the unit tests). */
+json_t *status_parse_connection_info(const char *text);
