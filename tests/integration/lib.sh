@@ -154,3 +154,21 @@ start_helper() {
 	cat "$out" >&2
 	fail "helper $1 did not start"
 }
+
+# Wait up to $2 seconds (default 5, fractions allowed) for process $1, a child of this shell,
+# to exit. On exit, reap it and set EXIT_RC to its status and EXIT_MS to how long the wait took
+# (milliseconds); on timeout return 1 and leave it running. (kill -0 cannot tell: it succeeds on
+# an exited child that is not reaped yet.)
+wait_exit() {
+	local pid=$1 start=${EPOCHREALTIME//[!0-9]/} limit_us stat
+	limit_us=$(awk -v s="${2:-5}" 'BEGIN { printf "%d", s * 1000000 }')
+	while stat=$(cat "/proc/$pid/stat" 2>/dev/null); do
+		stat=${stat##*) } # the state letter follows "(comm) "
+		[ "${stat:0:1}" = Z ] && break
+		[ $((${EPOCHREALTIME//[!0-9]/} - start)) -lt "$limit_us" ] || return 1
+		sleep 0.01
+	done
+	EXIT_MS=$(((${EPOCHREALTIME//[!0-9]/} - start) / 1000))
+	EXIT_RC=0
+	wait "$pid" || EXIT_RC=$?
+}
