@@ -10,6 +10,14 @@
  * given, and sends the fd back over a SOCK_SEQPACKET socketpair with SCM_RIGHTS. On failure it
  * sends the error text instead, so the parent reports one clean line. The parent reaps it.
  *
+ * With -6 -c the IPv6 address and default route come from libslirp's router advertisements
+ * (SLAAC). Before the tap goes up, the child makes sure the namespace's kernel will act on them:
+ * IPv6 enabled, autoconf on, and accept_ra=2 when the namespace forwards IPv6 (container
+ * runtimes often enable forwarding, and with forwarding on accept_ra=1 ignores advertisements).
+ * /proc/sys/net shows the namespace of the process that opens it, and the tap's files belong to
+ * the namespace's root, which the child is. Values that are already right are not rewritten, so
+ * a read-only /proc/sys only matters when a change is needed; then it is a warning.
+ *
  * With --netns-type=tapfd the caller already did all of that and hands us the fd.
  */
 #include "config.h"
@@ -19,9 +27,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -88,6 +99,64 @@ static int open_tap(const char *name, GError **err)
 	return ret;
 }
 
+/* Read a sysctl file holding one integer; false when it cannot be read or parsed. */
+static bool sysctl_read(const char *path, int *value)
+{
+	char buf[32];
+	autoclose_fd int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	char *end;
+	long v = strtol(buf, &end, 10);
+	if (end == buf || v < INT_MIN || v > INT_MAX)
+		return false;
+	*value = (int)v;
+	return true;
+}
+
+static bool sysctl_write(const char *path, int value, GError **err)
+{
+	char buf[16];
+	int len = snprintf(buf, sizeof(buf), "%d\n", value);
+	autoclose_fd int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return set_error(err, errno, "open %s", path);
+	if (write(fd, buf, (size_t)len) != len)
+		return set_error(err, errno, "write %d to %s", value, path);
+	return true;
+}
+
+/* Set net.ipv6.conf.TAP.KNOB to want unless its value is already within [lo, hi]. */
+static void ipv6_conf_ensure(const char *tap, const char *knob, int lo, int hi, int want)
+{
+	g_autofree char *path = g_strdup_printf("/proc/sys/net/ipv6/conf/%s/%s", tap, knob);
+	g_autoptr(GError) err = NULL;
+	int cur;
+	if (sysctl_read(path, &cur) && cur >= lo && cur <= hi)
+		return;
+	if (!sysctl_write(path, want, &err))
+		log_warn("-6: %s (IPv6 autoconfiguration of %s may not work)", err->message, tap);
+}
+
+/* -6 -c: let the kernel autoconfigure the tap from libslirp's router advertisements. */
+static void ipv6_allow_slaac(const char *tap)
+{
+	g_autofree char *fwd_path = g_strdup_printf("/proc/sys/net/ipv6/conf/%s/forwarding", tap);
+	int forwarding = 0;
+	if (!sysctl_read(fwd_path, &forwarding)) {
+		log_warn("-6: cannot read %s: %s (no IPv6 in the namespace?)", fwd_path,
+		         g_strerror(errno));
+		return;
+	}
+	ipv6_conf_ensure(tap, "disable_ipv6", 0, 0, 0);
+	ipv6_conf_ensure(tap, "autoconf", 1, INT_MAX, 1);
+	ipv6_conf_ensure(tap, "accept_ra", forwarding ? 2 : 1, 2, 2);
+}
+
 /* -c: lo up; tap MTU, MAC and up; network+100/prefix; default route via network+2. */
 static bool configure(const struct options *opt, GError **err)
 {
@@ -100,6 +169,8 @@ static bool configure(const struct options *opt, GError **err)
 		return set_error(err, errno, "find interface %s", lo == 0 ? "lo" : opt->tapname);
 	if (!nl_link_setup(nl, (int)lo, 0, NULL, err))
 		return g_prefix_error(err, "lo: "), false;
+	if (opt->ipv6)
+		ipv6_allow_slaac(opt->tapname);
 	if (!nl_link_setup(nl, (int)tap, opt->mtu, opt->has_mac ? opt->mac : NULL, err) ||
 	    !nl_addr4_add(nl, (int)tap, addr4_offset(opt->net, 100), opt->prefix, err) ||
 	    !nl_route4_default(nl, (int)tap, addr4_offset(opt->net, 2), err))

@@ -1,0 +1,64 @@
+#!/bin/bash
+# -6 -c: the namespace gets an IPv6 address in fd00::/64 (SLAAC from libslirp's router
+# advertisements) and a default route, and reaches a TCP server on the host's ::1 at fd00::2.
+# This must also hold when the namespace forwards IPv6 (as a container runtime's network
+# namespace does), where the kernel ignores router advertisements unless accept_ra=2. Without
+# -6 no global IPv6 address appears.
+. "$(dirname "$0")/lib.sh"
+
+[ -e /proc/sys/net/ipv6 ] || skip "the kernel has no IPv6"
+start_helper tcp-echo ::1 7001
+
+# SLAAC takes a few seconds (duplicate address detection, router solicitation delay), so the
+# three cases run side by side: launch CASE [SLIRPNS-OPTION]... starts a namespace and a daemon
+# and remembers both as NS_CASE / PID_CASE, with the daemon's log in $T/slirpns.CASE.log.
+launch() {
+	local name=$1
+	shift
+	start_ns
+	if [ "$name" = forwarding ]; then
+		in_ns sh -c 'echo 1 >/proc/sys/net/ipv6/conf/all/forwarding' ||
+			fail "cannot enable IPv6 forwarding in the namespace"
+	fi
+	start_slirpns -c "$@" "$NSPID" tap0
+	mv "$T/slirpns.log" "$T/slirpns.$name.log"
+	printf -v "NS_$name" %s "$NSPID"
+	printf -v "PID_$name" %s "$SLIRPNS_PID"
+}
+
+# use CASE: point in_ns and stop_slirpns at that case's namespace and daemon.
+use() {
+	local ns="NS_$1" pid="PID_$1"
+	NSPID=${!ns} SLIRPNS_PID=${!pid}
+	cp "$T/slirpns.$1.log" "$T/slirpns.log" # for dump_logs
+}
+
+has_ipv6_config() {
+	in_ns ip -6 -o addr show dev tap0 scope global | grep -v tentative |
+		grep -Eq "inet6 fd00::[0-9a-f:]+/64" &&
+		in_ns ip -6 route show default | grep -q "default via fe80::2 dev tap0"
+}
+
+check_ipv6() {
+	use "$1"
+	retry has_ipv6_config || fail "$1: no global fd00::/64 address and default route: $(
+		in_ns ip -6 addr show dev tap0
+		in_ns ip -6 route
+	)"
+	note "$1: $(in_ns ip -6 -o addr show dev tap0 scope global | awk '{print $4}')"
+	local out
+	out=$(in_ns "$PY" "$TESTS_DIR/helper.py" tcp-send fd00::2 7001 "hello-$1" 2>&1) ||
+		fail "$1: TCP to [fd00::2]:7001 failed: $out"
+	[ "$out" = "hello-$1" ] || fail "$1: TCP echo returned '$out'"
+	stop_slirpns
+}
+
+launch plain
+launch default -6
+launch forwarding -6
+check_ipv6 default
+check_ipv6 forwarding
+use plain # by now it has had as long as the others to autoconfigure
+in_ns ip -6 -o addr show dev tap0 scope global | grep -q inet6 &&
+	fail "a global IPv6 address appeared without -6"
+stop_slirpns
