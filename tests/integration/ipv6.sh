@@ -10,8 +10,7 @@
 start_helper tcp-echo ::1 7001
 
 # SLAAC takes a few seconds (duplicate address detection, router solicitation delay), so the
-# three cases run side by side: launch CASE [SLIRPNS-OPTION]... starts a namespace and a daemon
-# and remembers both as NS_CASE / PID_CASE, with the daemon's log in $T/slirpns.CASE.log.
+# three cases run side by side: launch CASE [SLIRPNS-OPTION]... starts a namespace and a daemon.
 launch() {
 	local name=$1
 	shift
@@ -21,16 +20,7 @@ launch() {
 			fail "cannot enable IPv6 forwarding in the namespace"
 	fi
 	start_slirpns -c "$@" "$NSPID" tap0
-	mv "$T/slirpns.log" "$T/slirpns.$name.log"
-	printf -v "NS_$name" %s "$NSPID"
-	printf -v "PID_$name" %s "$SLIRPNS_PID"
-}
-
-# use CASE: point in_ns and stop_slirpns at that case's namespace and daemon.
-use() {
-	local ns="NS_$1" pid="PID_$1"
-	NSPID=${!ns} SLIRPNS_PID=${!pid}
-	cp "$T/slirpns.$1.log" "$T/slirpns.log" # for dump_logs
+	save_case "$name"
 }
 
 has_ipv6_config() {
@@ -40,7 +30,7 @@ has_ipv6_config() {
 }
 
 check_ipv6() {
-	use "$1"
+	use_case "$1"
 	retry has_ipv6_config || fail "$1: no global fd00::/64 address and default route: $(
 		in_ns ip -6 addr show dev tap0
 		in_ns ip -6 route
@@ -58,7 +48,7 @@ launch default -6
 launch forwarding -6
 check_ipv6 default
 check_ipv6 forwarding
-use plain # by now it has had as long as the others to autoconfigure
+use_case plain # by now it has had as long as the others to autoconfigure
 in_ns ip -6 -o addr show dev tap0 scope global | grep -q inet6 &&
 	fail "a global IPv6 address appeared without -6"
 stop_slirpns

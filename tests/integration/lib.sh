@@ -172,3 +172,19 @@ wait_exit() {
 	EXIT_RC=0
 	wait "$pid" || EXIT_RC=$?
 }
+
+# Several namespace+daemon pairs side by side (e.g. so that their SLAAC waits overlap):
+# after start_ns and start_slirpns, `save_case NAME` remembers NSPID and SLIRPNS_PID as case NAME
+# and moves the daemon's log to $T/slirpns.NAME.log (the next start_slirpns starts a fresh log);
+# `use_case NAME` later points in_ns, stop_slirpns and dump_logs back at that case.
+save_case() {
+	mv "$T/slirpns.log" "$T/slirpns.$1.log"
+	printf -v "CASE_NSPID_$1" %s "$NSPID"
+	printf -v "CASE_PID_$1" %s "$SLIRPNS_PID"
+}
+use_case() {
+	local ns="CASE_NSPID_$1" pid="CASE_PID_$1"
+	[ -n "${!ns:-}" ] || fail "use_case: no case named $1"
+	NSPID=${!ns} SLIRPNS_PID=${!pid}
+	cp "$T/slirpns.$1.log" "$T/slirpns.log"
+}
