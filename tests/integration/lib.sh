@@ -188,3 +188,11 @@ use_case() {
 	NSPID=${!ns} SLIRPNS_PID=${!pid}
 	cp "$T/slirpns.$1.log" "$T/slirpns.log"
 }
+
+# Create an up interface NAME in the private host namespace to hold test addresses: a dummy
+# interface, or an ifb device when the kernel has no dummy driver (both just deliver locally).
+add_dummy_if() {
+	ip link add "$1" type dummy 2>/dev/null || ip link add "$1" type ifb ||
+		skip "cannot create a dummy (or ifb) interface"
+	ip link set "$1" up
+}
