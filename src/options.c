@@ -39,7 +39,8 @@ enum {
 	OPT_TARGET_TYPE,
 };
 
-static const char short_opts[] = "ce:r:m:a:6hvp:";
+/* The leading ':' makes getopt return ':' (not '?') for a missing argument. */
+static const char short_opts[] = ":ce:r:m:a:6hvp:";
 
 static const struct option long_opts[] = {
     {"configure", no_argument, NULL, 'c'},
@@ -70,7 +71,7 @@ static const struct option long_opts[] = {
 
 static const char help_text[] =
     "Usage: slirpns [OPTION]... PID|PATH|FD [TAPNAME]\n"
-    "User-mode networking for unprivileged network namespaces (a drop-in slirp4netns).\n"
+    "User-mode networking for unprivileged network namespaces (drop-in slirp4netns).\n"
     "\n"
     "-c, --configure          bring up the interface (lo too); address network+100,\n"
     "                         default route via network+2\n"
@@ -437,6 +438,9 @@ static bool apply_option(int c, const char *arg, struct options *opt, bool *mac_
 			            arg);
 		if (opt->mac[0] & 1)
 			return fail(err, "--macaddress: %s is a multicast address", arg);
+		static const uint8_t zero_mac[6];
+		if (memcmp(opt->mac, zero_mac, sizeof(zero_mac)) == 0)
+			return fail(err, "--macaddress: %s is not a valid unicast address", arg);
 		*mac_given = true;
 		return true;
 	case OPT_TARGET_TYPE:
@@ -455,6 +459,21 @@ static bool apply_option(int c, const char *arg, struct options *opt, bool *mac_
 	default:
 		return fail(err, "unknown option");
 	}
+}
+
+/*
+ * A name the kernel accepts for a new interface as is (dev_valid_name(): no '/', ':' or
+ * white space, shorter than IFNAMSIZ, not "." or ".."). '%' is refused too: the kernel takes
+ * "tap%d" as a template and names the device something else than we would look up.
+ */
+static bool valid_ifname(const char *s)
+{
+	if (*s == '\0' || strlen(s) >= IFNAMSIZ || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
+		if (*p == '/' || *p == ':' || *p == '%' || g_ascii_isspace(*p) || *p == 0xa0)
+			return false;
+	return true;
 }
 
 /* The positional arguments: PID|PATH|FD [TAPNAME]. */
@@ -483,11 +502,64 @@ static bool apply_positional(int n, char *const args[], struct options *opt, GEr
 		break;
 	}
 	const char *tap = n == 2 ? args[1] : "tap0";
-	if (*tap == '\0' || strlen(tap) >= IFNAMSIZ || strchr(tap, '/') != NULL ||
-	    strcmp(tap, ".") == 0 || strcmp(tap, "..") == 0)
-		return fail(err, "'%s' is not a valid interface name", tap);
+	if (!valid_ifname(tap))
+		return fail(err,
+		            "'%s' is not a valid interface name (at most %d characters, no '/', "
+		            "':', '%%' or spaces)",
+		            tap, IFNAMSIZ - 1);
 	opt->tapname = g_strdup(tap);
 	return true;
+}
+
+/* The long spelling of the option whose getopt value is val, or NULL. */
+static const char *long_name(int val)
+{
+	for (const struct option *o = long_opts; o->name != NULL; o++)
+		if (o->val == val)
+			return o->name;
+	return NULL;
+}
+
+/*
+ * Describe what getopt_long() refused: ret is '?' or ':', word is argv[optind - 1]. word is
+ * only trusted for long options (getopt consumed the whole word): after an unknown short
+ * option in the middle of a cluster ("-xc"), optind still points at that cluster.
+ */
+static void getopt_error(int ret, const char *word, GError **err)
+{
+	if (ret == ':') {
+		/* Missing argument: the option was the last word, so word is that option. */
+		const char *name = long_name(optopt);
+		if (g_str_has_prefix(word, "--") && name != NULL)
+			fail(err, "option --%s requires an argument", name);
+		else
+			fail(err, "option -%c requires an argument", optopt);
+	} else if (optopt == 0 && (!g_str_has_prefix(word, "--") || word[2] == '=')) {
+		fail(err, "unknown option %s", word); /* "--=x", or not from glibc */
+	} else if (optopt == 0) {
+		/* An unknown or ambiguous long option. */
+		const char *name = word + 2;
+		int len = (int)strcspn(name, "=");
+		g_autoptr(GString) matches = g_string_new(NULL);
+		int n = 0;
+		for (const struct option *o = long_opts; o->name != NULL; o++)
+			if (len > 0 && strncmp(o->name, name, len) == 0)
+				g_string_append_printf(matches, "%s--%s", n++ ? ", " : "", o->name);
+		if (n > 1)
+			fail(err, "option --%.*s is ambiguous (%s)", len, name, matches->str);
+		else
+			fail(err, "unknown option --%.*s", len, name);
+	} else if (long_name(optopt) != NULL) {
+		/*
+		 * Only a long option given "=VALUE" it does not take gets here with a known value:
+		 * our short options without an argument cannot fail.
+		 */
+		fail(err, "option --%s does not take an argument", long_name(optopt));
+	} else if (optopt > ' ' && optopt < 0x7f) {
+		fail(err, "unknown option -%c", optopt);
+	} else {
+		fail(err, "unknown option character 0x%02x", optopt & 0xff);
+	}
 }
 
 int options_parse(int argc, char *const argv[], struct options *opt, GError **err)
@@ -503,16 +575,8 @@ int options_parse(int argc, char *const argv[], struct options *opt, GError **er
 			return ACTION_HELP;
 		if (c == 'v')
 			return ACTION_VERSION;
-		if (c == '?') {
-			const char *bad = argv[optind - 1];
-			if (optopt > 0 && optopt < 0x80 && strchr(short_opts, optopt) != NULL)
-				fail(err, "option -%c requires an argument", optopt);
-			else if (optopt > 0 && optopt < 0x80)
-				fail(err, "unknown option -%c", optopt);
-			else if (optopt != 0)
-				fail(err, "option %s requires an argument", bad);
-			else
-				fail(err, "unknown option %s", bad);
+		if (c == '?' || c == ':') {
+			getopt_error(c, argv[optind - 1], err);
 			return -1;
 		}
 		if (!apply_option(c, optarg, opt, &mac_given, err))
