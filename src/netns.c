@@ -19,6 +19,10 @@
  * a read-only /proc/sys only matters when a change is needed; then it is a warning.
  *
  * With --netns-type=tapfd the caller already did all of that and hands us the fd.
+ *
+ * The tap fd itself keeps the namespace alive (the tun file pins the network namespace it was
+ * opened in), so when the target process dies the tap does not go away and the fd reports
+ * nothing. In pid mode netns_target_pidfd() gives the caller a pidfd to watch instead.
  */
 #include "config.h"
 #include "netns.h"
@@ -37,6 +41,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -289,4 +294,16 @@ int netns_open_tap(const struct options *opt, GError **err)
 		fd = -1;
 	}
 	return fd;
+}
+
+int netns_target_pidfd(const struct options *opt)
+{
+#ifdef SYS_pidfd_open
+	if (opt->netns_type != NETNS_PID)
+		return -1;
+	/* pidfd_open() fds are always close-on-exec. */
+	return (int)syscall(SYS_pidfd_open, opt->target_pid, 0);
+#else
+	return -1;
+#endif
 }

@@ -10,3 +10,11 @@
  * opt->configure), or -1 with *err set. The calling process stays in its own namespaces.
  */
 int netns_open_tap(const struct options *opt, GError **err);
+
+/*
+ * In pid mode, a pidfd for the target process: it polls readable (POLLIN) once the process has
+ * exited, after which nothing but our own tap fd keeps the namespace alive, so the daemon should
+ * exit. -1 in the other modes, when the process does not exist, or when the kernel has no
+ * pidfd_open(). Open it before netns_open_tap() so a recycled PID cannot be mistaken for it.
+ */
+int netns_target_pidfd(const struct options *opt);
