@@ -67,8 +67,10 @@ static char *error_response(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	g_autofree char *desc = g_strdup_vprintf(fmt, ap);
+	g_autofree char *raw = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
+	/* The text may quote the request (a parser message): never let bad UTF-8 through. */
+	g_autofree char *desc = g_utf8_make_valid(raw, -1);
 	return dump(json_pack("{s:{s:s}}", "error", "desc", desc));
 }
 
@@ -204,6 +206,59 @@ static char *do_connections(struct api_proto *p)
 	return return_response(json_pack("{s:o}", "connections", list));
 }
 
+typedef char *(*command_fn)(struct api_proto *p, json_t *args);
+
+static char *cmd_list(struct api_proto *p, json_t *args)
+{
+	return do_list(p);
+}
+
+static char *cmd_info(struct api_proto *p, json_t *args)
+{
+	return do_info(p);
+}
+
+static char *cmd_connections(struct api_proto *p, json_t *args)
+{
+	return do_connections(p);
+}
+
+static const struct {
+	const char *name;
+	command_fn fn;
+} commands[] = {
+    {"add_hostfwd", do_add},
+    {"list_hostfwd", cmd_list},
+    {"remove_hostfwd", do_remove},
+    {"get_info", cmd_info},
+    {"list_connections", cmd_connections},
+};
+
+static command_fn find_command(const char *name)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(commands); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return commands[i].fn;
+	return NULL;
+}
+
+/* Answer a parsed request: check its shape, then run the command it names. */
+static char *dispatch(struct api_proto *p, json_t *root)
+{
+	if (!json_is_object(root))
+		return error_response("bad request: json_object() failed: not an object");
+	const char *cmd = json_string_value(json_object_get(root, "execute"));
+	if (cmd == NULL)
+		return error_response("bad request: no execute found");
+	command_fn fn = find_command(cmd);
+	if (fn == NULL)
+		return error_response("bad request: unknown execute");
+	json_t *args = json_object_get(root, "arguments");
+	if (args != NULL && !json_is_object(args))
+		return error_response("bad request: %s: bad arguments", cmd);
+	return fn(p, args);
+}
+
 char *api_proto_handle(struct api_proto *p, const char *req, size_t len)
 {
 	if (len > API_MAX_REQUEST)
@@ -212,41 +267,125 @@ char *api_proto_handle(struct api_proto *p, const char *req, size_t len)
 	json_t *root = json_loadb(req, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (root == NULL)
 		return error_response("bad request: cannot parse JSON: %s", jerr.text);
-	char *resp;
-	json_t *exec = json_object_get(root, "execute");
-	json_t *args = json_object_get(root, "arguments");
-	const char *cmd = json_string_value(exec);
-	if (!json_is_object(root))
-		resp = error_response("bad request: json_object() failed: not an object");
-	else if (cmd == NULL)
-		resp = error_response("bad request: no execute found");
-	else if (args != NULL && !json_is_object(args))
-		resp = error_response("bad request: %s: bad arguments", cmd);
-	else if (strcmp(cmd, "add_hostfwd") == 0)
-		resp = do_add(p, args);
-	else if (strcmp(cmd, "list_hostfwd") == 0)
-		resp = do_list(p);
-	else if (strcmp(cmd, "remove_hostfwd") == 0)
-		resp = do_remove(p, args);
-	else if (strcmp(cmd, "get_info") == 0)
-		resp = do_info(p);
-	else if (strcmp(cmd, "list_connections") == 0)
-		resp = do_connections(p);
-	else
-		resp = error_response("bad request: unknown execute");
+	char *resp = dispatch(p, root);
 	json_decref(root);
 	return resp;
+}
+
+/*
+ * Deciding whether a partial request is worth waiting for. jansson tells "premature end of
+ * input" when the bytes stop between tokens, but a token cut off at the end (`tru`, `12e`,
+ * `"\u00`, half a UTF-8 character) is reported as invalid. For those we complete the last
+ * token by hand (a cut-off string is checked, then replaced by "") and ask again: if the
+ * result is a premature end, what we have is a prefix of some valid request.
+ */
+enum scan { SCAN_COMPLETE, SCAN_PARTIAL, SCAN_INVALID };
+
+static enum scan scan_json(const char *buf, size_t len)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(buf, len, JSON_DISABLE_EOF_CHECK, &jerr);
+	if (root != NULL) {
+		json_decref(root);
+		return SCAN_COMPLETE;
+	}
+	if (json_error_code(&jerr) == json_error_premature_end_of_input)
+		return SCAN_PARTIAL;
+	return SCAN_INVALID;
+}
+
+static enum scan scan_with(const char *buf, size_t len, const char *tail)
+{
+	g_autofree char *probe = g_malloc(len + strlen(tail));
+	memcpy(probe, buf, len);
+	memcpy(probe + len, tail, strlen(tail));
+	return scan_json(probe, len + strlen(tail));
+}
+
+/* How many bytes at the end of buf are the start of a UTF-8 character cut short (0..3). */
+static size_t cut_utf8_tail(const char *buf, size_t len)
+{
+	for (size_t back = 1; back <= 3 && back <= len; back++) {
+		unsigned char c = (unsigned char)buf[len - back];
+		if ((c & 0xC0) == 0x80)
+			continue; /* a continuation byte: look further back for the lead */
+		if (c < 0xC0)
+			return 0; /* ASCII (NUL included) is never the start of a longer character
+			           */
+		gunichar u = g_utf8_get_char_validated(buf + len - back, (gssize)back);
+		return u == (gunichar)-2 ? back : 0;
+	}
+	return 0;
+}
+
+/* Could s[0..len) begin the inside of a JSON string (valid UTF-8 and escapes, maybe cut)? */
+static bool string_prefix_ok(const char *s, size_t len)
+{
+	len -= cut_utf8_tail(s, len);
+	if (!g_utf8_validate(s, (gssize)len, NULL))
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if ((unsigned char)s[i] < 0x20)
+			return false;
+		if (s[i] != '\\' || ++i == len)
+			continue;
+		if (strchr("\"\\/bfnrtu", s[i]) == NULL || s[i] == '\0')
+			return false;
+		for (size_t k = 1; s[i] == 'u' && k <= 4 && i + k < len; k++)
+			if (!g_ascii_isxdigit(s[i + k]))
+				return false;
+	}
+	return true;
+}
+
+/* Where the string that buf ends inside starts (its opening quote), or -1. */
+static gssize open_string_at(const char *buf, size_t len)
+{
+	gssize start = -1;
+	for (size_t i = 0; i < len; i++) {
+		if (start < 0 && buf[i] == '"')
+			start = (gssize)i;
+		else if (start >= 0 && buf[i] == '\\')
+			i++;
+		else if (start >= 0 && buf[i] == '"')
+			start = -1;
+	}
+	return start;
+}
+
+/* Outside strings: the rest of a cut-off literal (true/false/null) or number, or NULL. */
+static const char *bare_completion(const char *buf, size_t len)
+{
+	static const char *const words[] = {"true", "false", "null"};
+	size_t start = len;
+	while (start > 0 && g_ascii_isalpha(buf[start - 1]))
+		start--;
+	size_t n = len - start;
+	for (size_t i = 0; n > 0 && i < G_N_ELEMENTS(words); i++)
+		if (n < strlen(words[i]) && strncmp(buf + start, words[i], n) == 0)
+			return words[i] + n;
+	if (len > 0 && strchr("-+.eE", buf[len - 1]) != NULL)
+		return "0";
+	return NULL;
 }
 
 bool api_proto_incomplete(const char *req, size_t len)
 {
 	if (len > API_MAX_REQUEST)
 		return false;
-	json_error_t jerr;
-	json_t *root = json_loadb(req, len, JSON_DISABLE_EOF_CHECK, &jerr);
-	if (root != NULL) {
-		json_decref(root);
+	/* A request is an object: anything else at the start can never become one. */
+	size_t lead = 0;
+	while (lead < len && g_ascii_isspace(req[lead]))
+		lead++;
+	if (lead < len && req[lead] != '{')
 		return false;
-	}
-	return json_error_code(&jerr) == json_error_premature_end_of_input;
+	enum scan s = scan_json(req, len);
+	if (s != SCAN_INVALID)
+		return s == SCAN_PARTIAL;
+	gssize q = open_string_at(req, len);
+	if (q >= 0)
+		return string_prefix_ok(req + q + 1, len - (size_t)q - 1) &&
+		       scan_with(req, (size_t)q, "\"\"") == SCAN_PARTIAL;
+	const char *rest = bare_completion(req, len);
+	return rest != NULL && scan_with(req, len, rest) == SCAN_PARTIAL;
 }

@@ -5,7 +5,8 @@
  * engine's counters. Connections come from libslirp, which only offers a text table
  * (slirp_connection_info(): a header line, then one line per socket such as
  * "  TCP[ESTABLISHED]   13   10.0.2.100 45678   10.0.2.2  8080  0  0"); we parse each line
- * into {proto, state, fd, src_addr, src_port, dst_addr, dst_port, recv_q, send_q} and skip
+ * into {proto, state, fd, src_addr, src_port, dst_addr, dst_port, recv_q, send_q} (ports are
+ * null for ICMP; UDP and ICMP states such as "236 sec" also give expires_sec) and skip
  * anything that does not have that shape.
  */
 #include "config.h"
@@ -57,25 +58,75 @@ json_t *status_info(const struct options *opt, struct engine *e)
 		"connections", (json_int_t)nconns);
 }
 
+/* A table cell holding a number; "-" (no port, for ICMP) gives -1 when dash_ok. */
+static bool cell_number(const char *cell, bool dash_ok, gint64 *out)
+{
+	if (dash_ok && strcmp(cell, "-") == 0) {
+		*out = -1;
+		return true;
+	}
+	return g_ascii_string_to_signed(cell, 10, G_MININT, G_MAXINT, out, NULL);
+}
+
+static json_t *port_json(gint64 port)
+{
+	return port < 0 ? json_null() : json_integer(port);
+}
+
+/* Split what follows "PROTO[STATE]" into its 7 cells; false for any other shape. */
+static bool split_cells(const char *rest, char *cells[7], gint64 num[7])
+{
+	g_auto(GStrv) words = g_strsplit_set(rest, " \t\r", -1);
+	size_t n = 0;
+	for (char **w = words; *w != NULL; w++) {
+		if (**w == '\0')
+			continue;
+		if (n == 7)
+			return false;
+		cells[n++] = *w;
+	}
+	if (n != 7)
+		return false;
+	/* fd, src, sport, dst, dport, recv_q, send_q: all but the addresses are numbers. */
+	for (size_t i = 0; i < 7; i++)
+		if (i != 1 && i != 3 && !cell_number(cells[i], i == 2 || i == 4, &num[i]))
+			return false;
+	for (size_t i = 0; i < 7; i++)
+		cells[i] = g_strdup(cells[i]);
+	return true;
+}
+
+/*
+ * One line of the table, as libslirp 4.7 prints it (misc.c):
+ *   "  TCP[ESTABLISHED]   13      10.0.2.100 45678        10.0.2.2  8080     0     0"
+ *   "  UDP[236 sec]       14      10.0.2.100 51234        10.0.2.3    53     0     0"
+ *   "  ICMP[5 sec]        15      10.0.2.100  -           10.0.2.2  -        0     0"
+ * The state may contain spaces ("236 sec": seconds until a UDP/ICMP socket expires); a
+ * listening host forward shows "*" as its address when it listens on all of them.
+ */
 static json_t *parse_line(const char *line)
 {
-	char proto[64], src[64], dst[64];
-	int fd, sport, dport, rq, sq;
-	if (sscanf(line, " %63s %d %63s %d %63s %d %d %d", proto, &fd, src, &sport, dst, &dport, &rq,
-		   &sq) != 8)
+	const char *open = strchr(line, '[');
+	const char *close = open ? strchr(open, ']') : NULL;
+	if (close == NULL)
 		return NULL;
-	char *br = strchr(proto, '[');
-	const char *state = "";
-	if (br != NULL) {
-		*br = '\0';
-		state = br + 1;
-		char *end = strrchr(br + 1, ']');
-		if (end)
-			*end = '\0';
-	}
-	return json_pack("{s:s,s:s,s:i,s:s,s:i,s:s,s:i,s:i,s:i}", "proto", proto, "state", state,
-			 "fd", fd, "src_addr", src, "src_port", sport, "dst_addr", dst, "dst_port",
-			 dport, "recv_q", rq, "send_q", sq);
+	g_autofree char *proto = g_strstrip(g_strndup(line, (gsize)(open - line)));
+	g_autofree char *state = g_strndup(open + 1, (gsize)(close - open - 1));
+	char *cells[7];
+	gint64 num[7];
+	if (*proto == '\0' || !split_cells(close + 1, cells, num))
+		return NULL;
+	json_t *c =
+	    json_pack("{s:s,s:s,s:I,s:s,s:o,s:s,s:o,s:I,s:I}", "proto", proto, "state", state, "fd",
+	              (json_int_t)num[0], "src_addr", cells[1], "src_port", port_json(num[2]),
+	              "dst_addr", cells[3], "dst_port", port_json(num[4]), "recv_q",
+	              (json_int_t)num[5], "send_q", (json_int_t)num[6]);
+	int secs, end = 0;
+	if (c != NULL && sscanf(state, "%d sec%n", &secs, &end) == 1 && state[end] == '\0')
+		json_object_set_new(c, "expires_sec", json_integer(secs));
+	for (size_t i = 0; i < 7; i++)
+		g_free(cells[i]);
+	return c;
 }
 
 json_t *status_parse_connection_info(const char *text)
