@@ -196,3 +196,51 @@ add_dummy_if() {
 		skip "cannot create a dummy (or ifb) interface"
 	ip link set "$1" up
 }
+
+# --- API socket clients (the socket is mode 0600, so they run as the daemon's user) ---
+# api_call JSON [SOCKET]: send one request to $API_SOCK (or SOCKET), print the answer and a
+# newline. Example: api_call '{"execute":"list_hostfwd"}' | jq -e '.entries | length == 0'
+api_call() {
+	printf '%s' "$1" | as_user socat -t 5 - "UNIX-CONNECT:${2:-$API_SOCK}"
+	echo
+}
+
+# api_call_file FILE [SOCKET]: send FILE's bytes as one request and print the answer. Unlike
+# socat, it still reads the answer when the daemon stops reading early (an oversize request).
+api_call_file() {
+	as_user "$PY" - "$1" "${2:-$API_SOCK}" <<'PYEOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[2])
+try:
+    s.sendall(open(sys.argv[1], "rb").read())
+    s.shutdown(socket.SHUT_WR)
+except (BrokenPipeError, ConnectionResetError):
+    pass
+out = b""
+while True:
+    try:
+        data = s.recv(65536)
+    except ConnectionResetError:
+        break
+    if not data:
+        break
+    out += data
+sys.stdout.write(out.decode("utf-8", "replace") + "\n")
+PYEOF
+}
+
+# start_ns_helper ARGS...: run helper.py ARGS inside the container namespace in the background,
+# wait until it listens; sets NS_HELPER_PID. A --log file must be writable by the user.
+start_ns_helper() {
+	local out="$T/ns_helper.$RANDOM"
+	in_ns "$PY" "$TESTS_DIR/helper.py" "$@" >"$out" 2>&1 &
+	NS_HELPER_PID=$!
+	for _ in $(seq 100); do
+		grep -q ready "$out" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	cat "$out" >&2
+	fail "helper $1 in the namespace did not start"
+}
