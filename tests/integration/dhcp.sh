@@ -22,7 +22,7 @@ in_ns busybox udhcpc -i tap0 -f -q -n -t 5 -T 1 -s "$T/udhcpc.sh" >"$T/udhcpc.lo
 [ -f "$T/lease" ] || fail "udhcpc did not run its script: $(cat "$T/udhcpc.log")"
 
 lease=$(cat "$T/lease")
-note "lease: $(echo $lease)"
+note "lease: $(tr "\n" " " <"$T/lease")"
 grep -qx "ip=10.0.2.15" "$T/lease" || fail "lease address is not 10.0.2.15: $lease"
 grep -qx "subnet=255.255.255.0" "$T/lease" || fail "lease netmask is not /24: $lease"
 grep -qx "router=10.0.2.2" "$T/lease" || fail "lease router is not 10.0.2.2: $lease"

@@ -18,7 +18,8 @@ TICKS=$(getconf CLK_TCK)
 
 # expect_exit CASE: the daemon exits non-zero within 1.5 s with a message on stderr.
 expect_exit() {
-	local before=$(cpu_ticks "$SLIRPNS_PID")
+	local before
+	before=$(cpu_ticks "$SLIRPNS_PID")
 	wait_exit "$SLIRPNS_PID" 1.5 ||
 		fail "$1: slirpns still runs 1.5 s later (CPU meanwhile: $(($(cpu_ticks "$SLIRPNS_PID") - before))/$TICKS s)"
 	note "$1: exit $EXIT_RC after ${EXIT_MS} ms: $(sed -n '/^slirpns:/p' "$T/slirpns.log" | tail -n1)"
