@@ -93,12 +93,35 @@ expect "list" "$list" '.entries[0] == {"id":1,"proto":"tcp","host_addr":"0.0.0.0
 expect "list" "$list" '.entries[1] == {"id":2,"proto":"udp","host_addr":"127.0.0.1","host_port":18081,"guest_addr":"10.0.2.100","guest_port":81}'
 expect "list" "$list" ".entries[2].host_port == $eph and .entries[2].id == 3"
 
-# The daemon's status: what it is, and libslirp's connection table with our listeners.
+resp=$(add_fwd '{"proto":"udp","host_addr":"127.0.0.1","host_port":0,"guest_port":81}')
+expect "add udp ephemeral" "$resp" '.return.id == 4 and .return.host_port > 0'
+ueph=$(jq -r .return.host_port <<<"$resp")
+out=$(helper udp-send 127.0.0.1 "$ueph" hello-udp-ephemeral) || fail "UDP to ephemeral $ueph failed"
+[ "$out" = hello-udp-ephemeral ] || fail "UDP ephemeral echo returned '$out'"
+expect "remove 4" "$(api_call '{"execute":"remove_hostfwd","arguments":{"id":4}}')" '. == {"return":{}}'
+
+# The daemon's status: what it is, and libslirp's connection table as it really prints it:
+# our listeners, a UDP session from the namespace ("UDP[N sec]"), a forwarded connection.
 resp=$(api_call '{"execute":"get_info"}')
-expect "get_info" "$resp" '.return.network == "10.0.2.0/24" and .return.gateway == "10.0.2.2" and .return.mtu == 1500 and (.return.version | type == "string")'
+expect "get_info" "$resp" '.return.network == "10.0.2.0/24" and .return.gateway == "10.0.2.2" and .return.dns == "10.0.2.3" and .return.mtu == 1500 and (.return.version | type == "string")'
+expect "get_info" "$resp" '.return.ipv6.enabled == false and .return.counters.frames_in > 0 and .return.counters.bytes_out > 0 and .return.forwards == 3'
+start_helper udp-echo 127.0.0.1 17002
+out=$(in_ns "$PY" "$TESTS_DIR/helper.py" udp-send 10.0.2.2 17002 ns-udp) || fail "UDP from the namespace failed"
+"$PY" -c 'import socket, time; s = socket.create_connection(("127.0.0.1", 18080)); time.sleep(15)' &
+held=$!
+for _ in $(seq 50); do
+	api_call '{"execute":"list_connections"}' |
+		jq -e '[.return.connections[] | select(.state == "ESTABLISHED")] | length > 0' >/dev/null &&
+		break
+	sleep 0.1
+done
 resp=$(api_call '{"execute":"list_connections"}')
 expect "list_connections" "$resp" '[.return.connections[] | select(.state == "HOST_FORWARD")] | length == 3'
-expect "list_connections" "$resp" '[.return.connections[] | select(.proto == "UDP" and .src_port == 18081)] | length == 1'
+expect "list_connections" "$resp" '[.return.connections[] | select(.proto == "UDP" and .state == "HOST_FORWARD" and .src_port == 18081)] | length == 1'
+expect "list_connections" "$resp" '[.return.connections[] | select(.proto == "UDP" and .dst_port == 17002 and .expires_sec > 0 and (.state | endswith(" sec")))] | length == 1'
+expect "list_connections" "$resp" '[.return.connections[] | select(.proto == "TCP" and .state == "ESTABLISHED" and .dst_addr == "10.0.2.100" and .dst_port == 80)] | length >= 1'
+kill "$held"
+wait "$held" 2>/dev/null || true
 
 # --- remove: the port is free at once, ids are not reused -----------------------------------
 expect "remove 3" "$(api_call '{"execute":"remove_hostfwd","arguments":{"id":3}}')" '. == {"return":{}}'
@@ -108,7 +131,7 @@ refused 18080 || fail "port 18080 still open after remove"
 expect_error "remove 1 again" "$(api_call '{"execute":"remove_hostfwd","arguments":{"id":1}}')" \
 	"bad request: remove_hostfwd: slirp_remove_hostfwd failed"
 resp=$(add_fwd '{"proto":"tcp","host_port":18080,"guest_port":80}')
-expect "re-add 18080" "$resp" '.return.id == 4'
+expect "re-add 18080" "$resp" '.return.id == 5'
 tcp_roundtrip 127.0.0.1 18080 hello-again
 
 # --- a port in use --------------------------------------------------------------------------
@@ -118,7 +141,7 @@ for spec in '{"proto":"tcp","host_port":18080,"guest_port":80}' \
 	expect_error "duplicate $spec" "$resp" "bad request: add_hostfwd: slirp_add_hostfwd failed"
 	expect "duplicate $spec" "$resp" '.error.desc | contains("Address already in use")'
 done
-expect "list after duplicates" "$(api_call '{"execute":"list_hostfwd"}')" '[.entries[].id] == [2,4]'
+expect "list after duplicates" "$(api_call '{"execute":"list_hostfwd"}')" '[.entries[].id] == [2,5]'
 
 # --- source addresses -----------------------------------------------------------------------
 : >"$T/peers"
@@ -175,7 +198,7 @@ alive_and_forwarding "1 MiB random"
 } >"$T/big"
 expect_error "1 MiB string" "$(api_call_file "$T/big")" "bad request: too large message"
 alive_and_forwarding "1 MiB string"
-expect "list after malformed" "$(api_call '{"execute":"list_hostfwd"}')" '[.entries[].id] == [2,4]'
+expect "list after malformed" "$(api_call '{"execute":"list_hostfwd"}')" '[.entries[].id] == [2,5]'
 
 # A complete object is answered without waiting for the client to shut down its side.
 start=${EPOCHREALTIME/./}
