@@ -337,7 +337,8 @@ Test(add, extra_arguments_are_ignored)
 	add_ok("{\"proto\":\"tcp\",\"host_port\":8080,\"guest_port\":80,\"comment\":[1,2]}");
 }
 
-/* Each bad field value, as (arguments, field it must blame). */
+/* Each bad field value, as (arguments, field it must blame). An empty address is left out:
+ * podman sends "guest_addr":"" and expects the default. */
 static const struct {
 	const char *args;
 	const char *field;
@@ -351,7 +352,6 @@ static const struct {
     {"{\"proto\":[\"tcp\"],\"host_port\":8080,\"guest_port\":80}", "proto"},
     {"{\"proto\":\"tcp\",\"host_addr\":1,\"host_port\":8080,\"guest_port\":80}", "host_addr"},
     {"{\"proto\":\"tcp\",\"host_addr\":null,\"host_port\":8080,\"guest_port\":80}", "host_addr"},
-    {"{\"proto\":\"tcp\",\"host_addr\":\"\",\"host_port\":8080,\"guest_port\":80}", "host_addr"},
     {"{\"proto\":\"tcp\",\"host_addr\":\"localhost\",\"host_port\":8080,\"guest_port\":80}",
      "host_addr"},
     {"{\"proto\":\"tcp\",\"host_addr\":\"1.2.3.4.5\",\"host_port\":8080,\"guest_port\":80}",
@@ -371,7 +371,6 @@ static const struct {
     {"{\"proto\":\"tcp\",\"host_port\":8080,\"guest_addr\":\"10.0.2\",\"guest_port\":80}",
      "guest_addr"},
     {"{\"proto\":\"tcp\",\"host_port\":8080,\"guest_addr\":42,\"guest_port\":80}", "guest_addr"},
-    {"{\"proto\":\"tcp\",\"host_port\":8080,\"guest_addr\":\"\",\"guest_port\":80}", "guest_addr"},
     {"{\"proto\":\"tcp\",\"host_port\":8080,\"guest_addr\":\"::1\",\"guest_port\":80}",
      "guest_addr"},
     {"{\"proto\":\"tcp\",\"host_port\":8080}", "guest_port"},
