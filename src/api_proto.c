@@ -107,12 +107,12 @@ static bool get_port(json_t *args, const char *key, long min, long def, uint16_t
 	return true;
 }
 
-/* Read an address field; missing takes def. */
+/* Read an address field; missing or "" (podman sends "guest_addr":"") takes def. */
 static bool get_addr(json_t *args, const char *key, const char *def, int family,
 		     char out[INET6_ADDRSTRLEN])
 {
 	json_t *v = json_object_get(args, key);
-	if (v == NULL)
+	if (v == NULL || (json_is_string(v) && json_string_length(v) == 0))
 		return normalise_addr(def, family, out);
 	return json_is_string(v) && normalise_addr(json_string_value(v), family, out);
 }

@@ -10,6 +10,12 @@
  *
  * host_port 0 asks for an ephemeral port: the kernel picks one for a socket of ours that we
  * close at once and hand to libslirp, retrying if someone takes it in between.
+ *
+ * libslirp 4.7 cannot forward between address families (it reads an IPv6 client address as
+ * an IPv4 one), so a TCP forward from an IPv6 host address to an IPv4 guest is built in two
+ * hops: our own IPv6 listener, whose connections relay.c splices to an internal libslirp
+ * forward on 127.0.0.1:<ephemeral>. The guest sees such clients as the gateway address, as
+ * it sees every loopback client. UDP across families is refused with a clear error.
  */
 #include "config.h"
 #include "forward.h"
@@ -20,6 +26,24 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/* A TCP forward from an IPv6 host address to an IPv4 guest (see above). */
+struct cross_forward {
+	struct forwarder *owner;
+	bool udp;
+	char host_addr[INET6_ADDRSTRLEN];
+	uint16_t host_port;
+	int listen_fd;
+	struct loop_watch *watch;
+	struct forward inner; /* the libslirp forward on 127.0.0.1 */
+};
+
+struct forwarder {
+	Slirp *slirp;
+	struct loop *loop;
+	GPtrArray *cross; /* of struct cross_forward * */
+	struct relay_set relays;
+};
 
 static socklen_t make_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss)
 {
@@ -82,7 +106,7 @@ static bool open_once(Slirp *slirp, const struct forward *fw, GError **err)
 	return true;
 }
 
-bool forward_open(Slirp *slirp, struct forward *fw, GError **err)
+static bool open_slirp(Slirp *slirp, struct forward *fw, GError **err)
 {
 	if (fw->host_port != 0)
 		return open_once(slirp, fw, err);
@@ -100,9 +124,140 @@ bool forward_open(Slirp *slirp, struct forward *fw, GError **err)
 	}
 }
 
-void forward_close(Slirp *slirp, const struct forward *fw)
+static void close_slirp(Slirp *slirp, const struct forward *fw)
 {
 	struct sockaddr_storage host;
 	socklen_t hlen = make_sockaddr(fw->host_addr, fw->host_port, &host);
 	slirp_remove_hostxfwd(slirp, (struct sockaddr *)&host, hlen, host_flags(fw, host.ss_family));
+}
+
+static int addr_family(const char *addr)
+{
+	struct in6_addr a;
+	return inet_pton(AF_INET, addr, &a) == 1 ? AF_INET : AF_INET6;
+}
+
+static void cross_free(struct cross_forward *c)
+{
+	if (c->watch)
+		loop_unwatch(c->owner->loop, c->watch);
+	if (c->listen_fd >= 0)
+		close(c->listen_fd);
+	if (c->inner.host_port != 0)
+		close_slirp(c->owner->slirp, &c->inner);
+	g_free(c);
+}
+
+/* A client on the IPv6 listener: connect to the inner forward and relay. */
+static void on_cross_accept(struct loop *l, struct loop_watch *w, short revents, void *data)
+{
+	struct cross_forward *c = data;
+	for (;;) {
+		int a = accept4(c->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (a < 0 && (errno == EINTR || errno == ECONNABORTED))
+			continue;
+		if (a < 0)
+			return;
+		struct sockaddr_in inner = {.sin_family = AF_INET,
+					    .sin_port = htons(c->inner.host_port),
+					    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		int b = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (b < 0 || (connect(b, (struct sockaddr *)&inner, sizeof(inner)) < 0 &&
+			      errno != EINPROGRESS)) {
+			log_warn("forward [%s]:%u: connect to inner forward: %s", c->host_addr,
+				 c->host_port, g_strerror(errno));
+			if (b >= 0)
+				close(b);
+			close(a);
+			continue;
+		}
+		relay_start(l, a, b, &c->owner->relays);
+	}
+}
+
+static bool cross_listen(struct cross_forward *c, struct forward *fw, GError **err)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = make_sockaddr(fw->host_addr, fw->host_port, &ss);
+	c->listen_fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (c->listen_fd < 0)
+		return set_error(err, errno, "socket");
+	int one = 1;
+	setsockopt(c->listen_fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	setsockopt(c->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(c->listen_fd, (struct sockaddr *)&ss, len) < 0)
+		return set_error(err, errno, "[%s]:%u", fw->host_addr, fw->host_port);
+	if (listen(c->listen_fd, SOMAXCONN) < 0)
+		return set_error(err, errno, "listen");
+	len = sizeof(ss);
+	getsockname(c->listen_fd, (struct sockaddr *)&ss, &len);
+	fw->host_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return true;
+}
+
+static bool open_cross(struct forwarder *f, struct forward *fw, GError **err)
+{
+	if (fw->udp)
+		return set_error(err, 0,
+				 "UDP from an IPv6 host address needs an IPv6 guest_addr (and -6)");
+	struct cross_forward *c = g_new0(struct cross_forward, 1);
+	c->owner = f;
+	c->listen_fd = -1;
+	c->inner = *fw;
+	g_strlcpy(c->inner.host_addr, "127.0.0.1", sizeof(c->inner.host_addr));
+	c->inner.host_port = 0;
+	if (!cross_listen(c, fw, err) || !open_slirp(f->slirp, &c->inner, err)) {
+		cross_free(c);
+		return false;
+	}
+	c->udp = fw->udp;
+	g_strlcpy(c->host_addr, fw->host_addr, sizeof(c->host_addr));
+	c->host_port = fw->host_port;
+	c->watch = loop_watch_fd(f->loop, c->listen_fd, POLLIN, on_cross_accept, c);
+	g_ptr_array_add(f->cross, c);
+	return true;
+}
+
+struct forwarder *forwarder_new(Slirp *slirp, struct loop *l)
+{
+	struct forwarder *f = g_new0(struct forwarder, 1);
+	f->slirp = slirp;
+	f->loop = l;
+	f->cross = g_ptr_array_new_with_free_func((GDestroyNotify)cross_free);
+	relay_set_init(&f->relays);
+	return f;
+}
+
+void forwarder_free(struct forwarder *f)
+{
+	if (f == NULL)
+		return;
+	relay_set_clear(&f->relays);
+	g_ptr_array_unref(f->cross);
+	g_free(f);
+}
+
+bool forwarder_open(struct forwarder *f, struct forward *fw, GError **err)
+{
+	if (addr_family(fw->host_addr) == AF_INET6 && addr_family(fw->guest_addr) == AF_INET)
+		return open_cross(f, fw, err);
+	return open_slirp(f->slirp, fw, err);
+}
+
+void forwarder_close(struct forwarder *f, const struct forward *fw)
+{
+	for (guint i = 0; i < f->cross->len; i++) {
+		struct cross_forward *c = g_ptr_array_index(f->cross, i);
+		if (c->udp == fw->udp && c->host_port == fw->host_port &&
+		    strcmp(c->host_addr, fw->host_addr) == 0) {
+			g_ptr_array_remove_index_fast(f->cross, i);
+			return;
+		}
+	}
+	close_slirp(f->slirp, fw);
+}
+
+const struct relay_set *forwarder_relays(const struct forwarder *f)
+{
+	return &f->relays;
 }

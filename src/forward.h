@@ -1,10 +1,18 @@
-/* forward.h - open and close port forwards in libslirp (see forward.c). */
+/* forward.h - open and close port forwards (see forward.c). */
 #pragma once
 
 #include "api_proto.h"
+#include "loop.h"
+#include "relay.h"
 
 #include <slirp/libslirp.h>
 
+struct forwarder;
+
+struct forwarder *forwarder_new(Slirp *slirp, struct loop *l);
+void forwarder_free(struct forwarder *f);
+
 /* Listen on fw's host address and port (choosing one when it is 0) and forward to the guest. */
-bool forward_open(Slirp *slirp, struct forward *fw, GError **err);
-void forward_close(Slirp *slirp, const struct forward *fw);
+bool forwarder_open(struct forwarder *f, struct forward *fw, GError **err);
+void forwarder_close(struct forwarder *f, const struct forward *fw);
+const struct relay_set *forwarder_relays(const struct forwarder *f);

@@ -14,6 +14,8 @@
 #include "loop.h"
 #include "netns.h"
 #include "options.h"
+#include "sandbox.h"
+#include "seccomp.h"
 #include "status.h"
 #include "util.h"
 #include "version.h"
@@ -21,6 +23,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +38,10 @@ struct daemon {
 	struct loop *loop;
 	struct api_proto *proto;
 	struct api_server *api;
+	struct forwarder *forwarder;
 	int tapfd;
 	int sigfd;
+	int targetfd; /* pidfd of the target process (pid mode), or -1 */
 };
 
 static void raise_nofile_limit(void)
@@ -77,6 +82,14 @@ static void on_exit_fd(struct loop *l, struct loop_watch *w, short revents, void
 		loop_quit(l, 0);
 }
 
+static void on_target_exit(struct loop *l, struct loop_watch *w, short revents, void *data)
+{
+	/* Our tap keeps the namespace alive, so its end shows only as the target's exit. */
+	struct daemon *d = data;
+	log_error("target process %d exited: its namespace is gone", (int)d->opt.target_pid);
+	loop_quit(l, 1);
+}
+
 static void on_signal(struct loop *l, struct loop_watch *w, short revents, void *data)
 {
 	struct daemon *d = data;
@@ -105,13 +118,13 @@ static int setup_signals(void)
 static bool backend_add(void *opaque, struct forward *fw, GError **err)
 {
 	struct daemon *d = opaque;
-	return forward_open(engine_slirp(d->engine), fw, err);
+	return forwarder_open(d->forwarder, fw, err);
 }
 
 static void backend_remove(void *opaque, const struct forward *fw)
 {
 	struct daemon *d = opaque;
-	forward_close(engine_slirp(d->engine), fw);
+	forwarder_close(d->forwarder, fw);
 }
 
 static json_t *backend_info(void *opaque)
@@ -135,6 +148,7 @@ static void setup_api(struct daemon *d)
 		.connections = backend_connections,
 		.opaque = d,
 	};
+	d->forwarder = forwarder_new(engine_slirp(d->engine), d->loop);
 	d->proto = api_proto_new(&backend, addr4_offset(d->opt.net, 100), d->opt.ipv6);
 	for (guint i = 0; i < d->opt.publish->len; i++) {
 		const struct publish_spec *p = &g_array_index(d->opt.publish, struct publish_spec, i);
@@ -232,15 +246,18 @@ static void parse_or_exit(int argc, char **argv, struct options *opt)
 /* After every fd is open and before the ready fd: give up what the daemon no longer needs. */
 static void confine(const struct options *opt)
 {
-	if (opt->sandbox)
-		die("--enable-sandbox is not supported yet");
-	if (opt->seccomp)
-		die("--enable-seccomp is not supported yet");
+	g_autoptr(GError) err = NULL;
+	/* jansson seeds its hash function from /dev/urandom on first use: do it while it is there. */
+	json_object_seed(0);
+	if (opt->sandbox && !sandbox_enter(opt, &err))
+		die("%s", err->message);
+	if (opt->seccomp && !seccomp_apply(&err))
+		die("%s", err->message);
 }
 
 int main(int argc, char **argv)
 {
-	struct daemon d = {.tapfd = -1, .sigfd = -1};
+	struct daemon d = {.tapfd = -1, .sigfd = -1, .targetfd = -1};
 	g_autoptr(GError) err = NULL;
 
 	parse_or_exit(argc, argv, &d.opt);
@@ -249,6 +266,7 @@ int main(int argc, char **argv)
 	raise_nofile_limit();
 	d.sigfd = setup_signals();
 
+	d.targetfd = netns_target_pidfd(&d.opt);
 	d.tapfd = netns_open_tap(&d.opt, &err);
 	if (d.tapfd < 0)
 		die("%s", err->message);
@@ -257,6 +275,8 @@ int main(int argc, char **argv)
 	d.loop = loop_new(d.engine);
 	loop_watch_fd(d.loop, d.tapfd, POLLIN, on_tap, &d);
 	loop_watch_fd(d.loop, d.sigfd, POLLIN, on_signal, &d);
+	if (d.targetfd >= 0)
+		loop_watch_fd(d.loop, d.targetfd, POLLIN, on_target_exit, &d);
 	if (d.opt.exit_fd >= 0)
 		loop_watch_fd(d.loop, d.opt.exit_fd, 0, on_exit_fd, &d);
 
@@ -268,10 +288,13 @@ int main(int argc, char **argv)
 
 	api_server_free(d.api);
 	api_proto_free(d.proto);
+	forwarder_free(d.forwarder);
 	loop_free(d.loop);
 	engine_free(d.engine);
 	close(d.tapfd);
 	close(d.sigfd);
+	if (d.targetfd >= 0)
+		close(d.targetfd);
 	options_clear(&d.opt);
 	return code;
 }

@@ -1,0 +1,207 @@
+/*
+ * relay.c - a bidirectional byte relay between two stream sockets, driven by the loop.
+ *
+ * Each direction moves data with splice(2) through its own pipe, so bytes go from one socket
+ * buffer to the other without being copied through user space. A direction is
+ * "src -> pipe -> dst": we read from src only while the pipe has room and write to dst only
+ * while the pipe holds data, which gives backpressure for free (a slow reader stops us
+ * reading from the fast writer). When src reaches EOF and the pipe is drained we shut down
+ * dst's write side, so half-close works end to end (a client that shuts down writing still
+ * gets its reply). An error on either socket (reset, refused connect) aborts the pair: the
+ * other side is closed with SO_LINGER 0 so the peer sees a reset too, not a clean EOF.
+ *
+ * The second socket may still be connecting: it is first watched for POLLOUT and checked with
+ * SO_ERROR before any data moves.
+ */
+#include "config.h"
+#include "relay.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define RELAY_PIPE_SIZE (256 * 1024)
+#define RELAY_CHUNK     (1024 * 1024)
+
+struct direction {
+	int pipe[2];
+	size_t pending; /* bytes sitting in the pipe */
+	bool src_eof;
+	bool dst_shut;
+};
+
+struct relay {
+	struct loop *loop;
+	int fd[2];
+	struct loop_watch *watch[2];
+	struct direction dir[2]; /* dir[i] moves fd[i] -> fd[1 - i] */
+	size_t pipe_cap;
+	bool connecting; /* fd[1]'s connect() has not completed */
+	struct relay_set *set;
+};
+
+static void relay_free(struct relay *r, bool reset)
+{
+	for (int i = 0; i < 2; i++) {
+		loop_unwatch(r->loop, r->watch[i]);
+		if (reset) {
+			struct linger lg = {.l_onoff = 1, .l_linger = 0};
+			setsockopt(r->fd[i], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		}
+		close(r->fd[i]);
+		close(r->dir[i].pipe[0]);
+		close(r->dir[i].pipe[1]);
+	}
+	r->set->active--;
+	g_hash_table_remove(r->set->relays, r);
+	g_free(r);
+}
+
+void relay_set_init(struct relay_set *set)
+{
+	set->active = set->total = 0;
+	set->relays = g_hash_table_new(NULL, NULL);
+}
+
+void relay_set_clear(struct relay_set *set)
+{
+	GHashTableIter it;
+	gpointer r;
+	for (;;) {
+		g_hash_table_iter_init(&it, set->relays);
+		if (!g_hash_table_iter_next(&it, &r, NULL))
+			break;
+		relay_free(r, true);
+	}
+	g_hash_table_unref(set->relays);
+	set->relays = NULL;
+}
+
+/* Recompute what each socket waits for. */
+static void update_events(struct relay *r)
+{
+	if (r->connecting) {
+		loop_watch_set_events(r->watch[0], 0);
+		loop_watch_set_events(r->watch[1], POLLOUT);
+		return;
+	}
+	for (int i = 0; i < 2; i++) {
+		const struct direction *out = &r->dir[i], *in = &r->dir[1 - i];
+		short ev = 0;
+		if (!out->src_eof && out->pending < r->pipe_cap)
+			ev |= POLLIN;
+		if (in->pending > 0)
+			ev |= POLLOUT;
+		loop_watch_set_events(r->watch[i], ev);
+	}
+}
+
+/* Move what can move in direction i; false on a fatal error. */
+static bool pump(struct relay *r, int i)
+{
+	struct direction *d = &r->dir[i];
+	int src = r->fd[i], dst = r->fd[1 - i];
+	while (!d->src_eof && d->pending < r->pipe_cap) {
+		ssize_t n = splice(src, NULL, d->pipe[1], NULL, r->pipe_cap - d->pending,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0)
+			return false;
+		if (n == 0)
+			d->src_eof = true;
+		d->pending += (size_t)n;
+	}
+	while (d->pending > 0) {
+		ssize_t n = splice(d->pipe[0], NULL, dst, NULL, d->pending,
+				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0)
+			return false;
+		d->pending -= (size_t)n;
+	}
+	if (d->src_eof && d->pending == 0 && !d->dst_shut) {
+		shutdown(dst, SHUT_WR);
+		d->dst_shut = true;
+	}
+	return true;
+}
+
+static bool finish_connect(struct relay *r)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+	if (getsockopt(r->fd[1], SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0)
+		return false;
+	r->connecting = false;
+	return true;
+}
+
+static void on_event(struct loop *l, struct loop_watch *w, short revents, void *data)
+{
+	struct relay *r = data;
+	if (r->connecting) {
+		if (w == r->watch[0]) { /* only errors are watched on a while b connects */
+			if (revents & (POLLERR | POLLHUP))
+				relay_free(r, true);
+			return;
+		}
+		if (!finish_connect(r))
+			return relay_free(r, true);
+	}
+	bool ok = pump(r, 0) && pump(r, 1);
+	if (ok && (revents & POLLERR)) {
+		int side = w == r->watch[0] ? 0 : 1, err = 0;
+		socklen_t len = sizeof(err);
+		getsockopt(r->fd[side], SOL_SOCKET, SO_ERROR, &err, &len);
+		ok = err == 0;
+	}
+	if (!ok)
+		return relay_free(r, true);
+	if (r->dir[0].dst_shut && r->dir[1].dst_shut)
+		return relay_free(r, false);
+	update_events(r);
+}
+
+static bool make_pipe(struct direction *d, size_t *cap)
+{
+	if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) < 0)
+		return false;
+	/* A larger pipe means fewer wake-ups per megabyte; fall back to the default size. */
+	int sz = fcntl(d->pipe[1], F_SETPIPE_SZ, RELAY_PIPE_SIZE);
+	if (sz < 0)
+		sz = fcntl(d->pipe[1], F_GETPIPE_SZ);
+	*cap = MIN(*cap, sz > 0 ? (size_t)sz : 65536);
+	return true;
+}
+
+void relay_start(struct loop *l, int a, int b, struct relay_set *set)
+{
+	struct relay *r = g_new0(struct relay, 1);
+	r->loop = l;
+	r->fd[0] = a;
+	r->fd[1] = b;
+	r->set = set;
+	r->pipe_cap = RELAY_CHUNK;
+	r->dir[0].pipe[0] = r->dir[0].pipe[1] = r->dir[1].pipe[0] = r->dir[1].pipe[1] = -1;
+	set->active++;
+	set->total++;
+	g_hash_table_add(set->relays, r);
+	if (!make_pipe(&r->dir[0], &r->pipe_cap) || !make_pipe(&r->dir[1], &r->pipe_cap)) {
+		log_warn("relay: pipe: %s", g_strerror(errno));
+		r->watch[0] = loop_watch_fd(l, -1, 0, NULL, NULL);
+		r->watch[1] = loop_watch_fd(l, -1, 0, NULL, NULL);
+		return relay_free(r, true);
+	}
+	r->connecting = true;
+	r->watch[0] = loop_watch_fd(l, a, 0, on_event, r);
+	r->watch[1] = loop_watch_fd(l, b, POLLOUT, on_event, r);
+	update_events(r);
+}
