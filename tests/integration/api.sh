@@ -61,6 +61,7 @@ as_user "$PY" -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.arg
 [ -S "$API_SOCK" ] || fail "could not create the stale socket"
 
 start_ns
+as_user touch "$T/peers" # the server in the namespace runs as the user and logs its peers here
 start_ns_helper tcp-echo 10.0.2.100 80 --log "$T/peers"
 start_ns_helper udp-echo 10.0.2.100 81
 start_slirpns -c -a "$API_SOCK" "$NSPID" tap0
@@ -144,7 +145,7 @@ done
 expect "list after duplicates" "$(api_call '{"execute":"list_hostfwd"}')" '[.entries[].id] == [2,5]'
 
 # --- source addresses -----------------------------------------------------------------------
-: >"$T/peers"
+truncate -s 0 "$T/peers"
 tcp_roundtrip 127.0.0.1 18080 from-loopback
 [ "$(tail -n1 "$T/peers")" = 10.0.2.2 ] || fail "loopback client seen as '$(tail -n1 "$T/peers")'"
 add_dummy_if dummy0
