@@ -33,8 +33,14 @@
  *    outside, including after a rename, an edit, or the host pointing a link at another file
  *    in those directories. Directories inside another kept one are covered by it. "/" is
  *    never kept: an entry directly in "/" is copied instead (a symlink as a symlink, a file as
- *    a read-only bind of that file). Typical results: /etc; /etc and /run/systemd/resolve;
- *    /etc and /nix/store. With --disable-dns nothing is kept and the root is empty.
+ *    a read-only bind of that file). A directory is the smallest thing that shows a renamed
+ *    file, so the rest of its contents come along, read-only (they are world-readable files
+ *    like /etc/hosts; /etc/shadow stays unreadable to the user, as outside). Typical results:
+ *    /etc; /etc and /run/systemd/resolve; /etc and /nix/store. A directory the daemon cannot
+ *    open is left out with a warning (DNS through it could not work outside either). With
+ *    --disable-dns nothing is kept and the root is empty. What this cannot follow: the host
+ *    re-pointing the chain into a directory that was not on it at startup (DNS then fails
+ *    until the daemon is restarted).
  *
  *    The root itself is an empty tmpfs (nosuid, nodev, noexec; read-only once built) mounted
  *    over /tmp in our namespace (or another existing directory if that fails). The directories
@@ -125,10 +131,16 @@ static bool only_slashes(const char *s)
 	return s[strspn(s, "/")] == '\0';
 }
 
+static void replace(char **slot, char *value)
+{
+	g_free(*slot);
+	*slot = value;
+}
+
 /* Walk `path` from "/" as the kernel would, noting the lookups that matter (see sandbox.h). */
 static void walk_path(struct walk *w, const char *path)
 {
-	g_autofree char *cur = g_strdup("/");
+	g_autofree char *cur = g_strdup("/"); /* canonical: no symlinks, no dots */
 	g_autofree char *rest = g_strdup(path);
 	int links = 0;
 	for (;;) {
@@ -137,14 +149,10 @@ static void walk_path(struct walk *w, const char *path)
 		if (name == NULL)
 			return;
 		g_autofree char *tail = g_strdup(after);
+		if (strcmp(name, "..") == 0)
+			replace(&cur, g_path_get_dirname(cur));
 		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-			if (name[1] == '.') {
-				char *up = g_path_get_dirname(cur);
-				g_free(cur);
-				cur = up;
-			}
-			g_free(rest);
-			rest = g_steal_pointer(&tail);
+			replace(&rest, g_steal_pointer(&tail));
 			continue;
 		}
 		g_autofree char *full = g_build_filename(cur, name, NULL);
@@ -158,22 +166,17 @@ static void walk_path(struct walk *w, const char *path)
 			g_autofree char *target = g_file_read_link(full, NULL);
 			if (target == NULL || ++links > MAX_SYMLINKS)
 				return;
-			if (target[0] == '/') {
-				g_free(cur);
-				cur = g_strdup("/");
-			}
-			g_free(rest);
-			rest = g_strconcat(target, "/", tail, NULL);
+			if (target[0] == '/')
+				replace(&cur, g_strdup("/"));
+			replace(&rest, g_strconcat(target, "/", tail, NULL));
 			continue;
 		}
 		if (only_slashes(tail) || !S_ISDIR(st.st_mode)) {
-			walk_note(w, cur, name);
+			walk_note(w, cur, name); /* the end of the walk */
 			return;
 		}
-		g_free(cur);
-		cur = g_steal_pointer(&full);
-		g_free(rest);
-		rest = g_steal_pointer(&tail);
+		replace(&cur, g_steal_pointer(&full));
+		replace(&rest, g_steal_pointer(&tail));
 	}
 }
 
@@ -250,13 +253,16 @@ static void plan_add(GPtrArray *plan, enum keep_kind kind, const char *path, int
 	g_ptr_array_add(plan, k);
 }
 
-static bool plan_dir(GPtrArray *plan, const char *dir, GError **err)
+/* A directory we cannot open could not serve DNS outside either: warn and go on without it. */
+static void plan_dir(GPtrArray *plan, const char *dir)
 {
 	int fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return set_error(err, errno, "open %s", dir);
+	if (fd < 0) {
+		log_warn("sandbox: %s (on the way to %s) stays outside: %s", dir, RESOLV_CONF,
+		         g_strerror(errno));
+		return;
+	}
 	plan_add(plan, KEEP_BIND, dir, fd, NULL);
-	return true;
 }
 
 /* An entry directly in "/": copy a symlink, bind a file or directory, skip what is missing. */
@@ -272,8 +278,10 @@ static bool plan_root_entry(GPtrArray *plan, const char *name, GError **err)
 			plan_add(plan, KEEP_SYMLINK, path, -1, target);
 		return true;
 	}
-	if (S_ISDIR(st.st_mode))
-		return plan_dir(plan, path, err);
+	if (S_ISDIR(st.st_mode)) {
+		plan_dir(plan, path);
+		return true;
+	}
 	int fd = open(path, O_PATH | O_CLOEXEC);
 	if (fd < 0)
 		return set_error(err, errno, "open %s", path);
@@ -289,8 +297,7 @@ static GPtrArray *make_plan(const struct options *opt, GError **err)
 	g_autoptr(GPtrArray) root = NULL;
 	g_autoptr(GPtrArray) dirs = sandbox_lookup_dirs(RESOLV_CONF, &root);
 	for (guint i = 0; i < dirs->len; i++)
-		if (!plan_dir(plan, g_ptr_array_index(dirs, i), err))
-			return NULL;
+		plan_dir(plan, g_ptr_array_index(dirs, i));
 	for (guint i = 0; i < root->len; i++)
 		if (!plan_root_entry(plan, g_ptr_array_index(root, i), err))
 			return NULL;

@@ -143,6 +143,31 @@ Test(seccomp, daemon_calls_are_allowed)
 	assert_survives(daemon_calls);
 }
 
+/* libslirp logs through glib; the daemon's own messages go through stdio. */
+static void logging(void)
+{
+	g_warning("a glib warning under the filter (expected in the test output)");
+	g_message("a glib message under the filter (expected in the test output)");
+	fprintf(stderr, "a stdio message under the filter (expected in the test output)\n");
+}
+
+Test(seccomp, logging_is_allowed)
+{
+	assert_survives(logging);
+}
+
+/* The daemon's way out: exit() with its atexit handlers and stdio flush. */
+static void leave_by_exit(void)
+{
+	printf("buffered output, flushed at exit\n");
+	exit(0);
+}
+
+Test(seccomp, exit_is_allowed)
+{
+	assert_survives(leave_by_exit);
+}
+
 /* if_nametoindex() tries AF_UNIX first: that must fail cleanly, not kill. */
 static void unix_socket_fails(void)
 {
