@@ -205,6 +205,15 @@ out=$(helper tcp-send 127.0.0.1 80 again)
 [ "$out" = again ] || fail "re-added forward on port 80 returned '$out'"
 check_alive "after the API calls"
 
+# Stopped and continued (a debugger, SIGSTOP, podman pause's freezer), the daemon resumes its
+# interrupted poll() through restart_syscall.
+kill -STOP "$SLIRPNS_PID"
+sleep 0.3
+kill -CONT "$SLIRPNS_PID"
+out=$(helper tcp-send 127.0.0.1 80 after-stop 2>&1) || fail "forward after SIGSTOP/SIGCONT: $out"
+[ "$out" = after-stop ] || fail "forward after SIGSTOP/SIGCONT returned '$out'"
+check_alive "after SIGSTOP/SIGCONT"
+
 # ---- SIGTERM ----------------------------------------------------------------------------------
 kill -TERM "$SLIRPNS_PID"
 wait_exit "$SLIRPNS_PID" 5 || fail "the daemon did not exit on SIGTERM"
