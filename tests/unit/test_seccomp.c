@@ -16,6 +16,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -154,6 +156,34 @@ static void logging(void)
 Test(seccomp, logging_is_allowed)
 {
 	assert_survives(logging);
+}
+
+/* libslirp calls if_nametoindex() for "nameserver fe80::1%lo": AF_UNIX fails, AF_INET works. */
+static void nameserver_scope(void)
+{
+	CHECK(1, if_nametoindex("lo") > 0);
+}
+
+Test(seccomp, if_nametoindex_works)
+{
+	assert_survives(nameserver_scope);
+}
+
+/* g_error() and failed assertions abort(): that must stay SIGABRT (a core dump, a clear cause). */
+static void do_abort(void)
+{
+	abort();
+}
+
+Test(seccomp, abort_is_sigabrt)
+{
+	struct rlimit none = {0,
+	                      0}; /* no core file from the test (this process is the test's own) */
+	setrlimit(RLIMIT_CORE, &none);
+	int st = run_filtered(do_abort);
+	char how[128];
+	describe(st, how, sizeof(how));
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGABRT, "abort(): child %s", how);
 }
 
 /* The daemon's way out: exit() with its atexit handlers and stdio flush. */
