@@ -1,13 +1,15 @@
 #!/bin/bash
 # --enable-sandbox --enable-seccomp, unprivileged: the daemon runs with a seccomp filter, no new
 # privileges, only CAP_NET_BIND_SERVICE (bounding set included), and a root that holds nothing
-# but what DNS needs. Everything still works: TCP/UDP to the host via 10.0.2.2, ping, IPv6 to the
-# host's ::1 via fd00::2, DNS over IPv4 and IPv6, DNS after resolv.conf changes (replaced by
-# rename, rewritten in place, a symlink re-pointed) with a resolv.conf that is a chain of
-# symlinks leaving /etc (as on NixOS and with systemd-resolved), API forwards added after the
-# sandbox (a port below 1024 where the host allows it, UDP, IPv6) with traffic, list and
-# remove. Through all of it the daemon is not killed (by SIGSYS); it exits 0 on SIGTERM and,
-# a second instance with a plain resolv.conf file, on exit-fd hang-up.
+# but what DNS needs (checked through /proc/PID/status and /proc/PID/root). Everything still
+# works: TCP/UDP to the host via 10.0.2.2, ping (answered by libslirp, and relayed through a
+# ping socket), IPv6 to the host's ::1 via fd00::2, DNS over IPv4 and IPv6, DNS after
+# resolv.conf changes (replaced by rename, rewritten in place, a symlink re-pointed) with a
+# resolv.conf that is a chain of symlinks leaving /etc (as on NixOS and with systemd-resolved),
+# API forwards added after the sandbox (port 80 where the host lets users bind it, UDP, IPv6,
+# IPv6-to-IPv4 through the relay) with traffic, list and remove, a SIGSTOP/SIGCONT. Through
+# all of it the daemon is not killed (by SIGSYS); it exits 0 on SIGTERM and, as a second
+# instance with a plain bind-mounted resolv.conf, on exit-fd hang-up.
 . "$(dirname "$0")/lib.sh"
 
 for tool in socat jq; do
@@ -42,7 +44,8 @@ fail() {
 
 # Exit code 159 = 128 + SIGSYS: the seccomp filter killed the daemon.
 check_exit() {
-	[ "$EXIT_RC" != 159 ] || fail "$1: the daemon was killed by SIGSYS (a system call the filter does not allow)"
+	[ "$EXIT_RC" != 159 ] ||
+		fail "$1: the daemon was killed by SIGSYS (a system call the filter does not allow)"
 	[ "$EXIT_RC" = 0 ] || fail "$1: the daemon exited with $EXIT_RC, expected 0"
 }
 
