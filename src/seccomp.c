@@ -42,6 +42,12 @@
  * that an ABI does not have are skipped.
  *
  * Builds with AddressSanitizer add rows for its runtime (see the end of the table).
+ *
+ * Changing the daemon: a new system call on any path after setup (readv/writev for the tap,
+ * epoll, a timerfd, ...) needs its row here, with its reason, or the daemon dies by SIGSYS
+ * when it first takes that path. tests/integration/sandbox.sh drives every path it can with
+ * the filter on (podman.sh and rootlesskit.sh enable it too); tests/unit/test_seccomp.c
+ * checks what must stay forbidden.
  */
 #include "config.h"
 #include "seccomp.h"
