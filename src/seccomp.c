@@ -114,6 +114,7 @@ static const struct allow allowlist[] = {
 	/* fds: tap, libslirp's sockets, API clients, signalfd, exit fd, resolv.conf */
 	{"read", .why = "tap frames, the signalfd, resolv.conf"},
 	{"write", .why = "tap frames; log lines on stderr"},
+	{"writev", .why = "tap frames behind their virtio-net header (tap.c, IFF_VNET_HDR)"},
 	{"close", .why = "sockets libslirp, forwards and API clients are done with; resolv.conf"},
 	{"fcntl", ONE_OF(1, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETPIPE_SZ, F_SETPIPE_SZ),
 	 .why = "libslirp sets O_NONBLOCK and FD_CLOEXEC on new sockets; relay.c sizes pipes"},
