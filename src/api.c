@@ -189,7 +189,7 @@ static bool listen_at(struct api_server *s, const char *path, GError **err)
 	umask(old);
 	if (rc < 0)
 		return set_error(err, errno, "api socket %s: bind", path);
-	if (listen(s->fd, 128) < 0)
+	if (listen(s->fd, SOMAXCONN) < 0)
 		return set_error(err, errno, "api socket %s: listen", path);
 	return true;
 }

@@ -13,6 +13,7 @@
  */
 #include "config.h"
 #include "engine.h"
+#include "tap.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -22,7 +23,8 @@
 #include <unistd.h>
 
 #define TAP_BATCH 128
-#define FRAME_MAX (65535 + 14 + 4) /* largest MTU plus Ethernet header and a VLAN tag */
+/* A 64 KiB TSO segment, Ethernet and VLAN headers, and the virtio-net header before it. */
+#define FRAME_MAX (65536 + 256)
 #define TIMER_OFF INT64_MAX
 
 struct engine_timer {
@@ -33,7 +35,7 @@ struct engine_timer {
 
 struct engine {
 	Slirp *slirp;
-	int tapfd;
+	struct tap tap;
 	struct engine_stats stats;
 	GPtrArray *timers; /* of struct engine_timer * */
 	GArray *pollfds;   /* set during one poll round, for the add_poll/get_revents callbacks */
@@ -54,18 +56,14 @@ static int64_t now_ns(void)
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
 	struct engine *e = opaque;
-	ssize_t n;
-	do
-		n = write(e->tapfd, buf, len);
-	while (n < 0 && errno == EINTR);
-	if (n < 0) {
+	if (!tap_write(&e->tap, buf, len)) {
 		/* The namespace is not keeping up: drop, as a real link would; TCP recovers. */
 		e->stats.frames_dropped++;
 		return (ssize_t)len;
 	}
 	e->stats.frames_out++;
-	e->stats.bytes_out += (uint64_t)n;
-	return n;
+	e->stats.bytes_out += len;
+	return (ssize_t)len;
 }
 
 static void cb_guest_error(const char *msg, void *opaque)
@@ -129,7 +127,7 @@ static const SlirpCb callbacks = {
 struct engine *engine_new(const struct options *opt, int tapfd)
 {
 	struct engine *e = g_new0(struct engine, 1);
-	e->tapfd = tapfd;
+	tap_init(&e->tap, tapfd, opt->mtu);
 	e->timers = g_ptr_array_new_with_free_func(g_free);
 
 	SlirpConfig cfg = {
@@ -146,8 +144,8 @@ struct engine *engine_new(const struct options *opt, int tapfd)
 	    .vdhcp_start = addr4_offset(opt->net, 15),
 	    .vnameserver = addr4_offset(opt->net, 3),
 	    .vnameserver6 = opt->net6,
-	    .if_mtu = opt->mtu,
-	    .if_mru = opt->mtu,
+	    .if_mtu = e->tap.slirp_mtu,
+	    .if_mru = e->tap.slirp_mtu,
 	    .disable_host_loopback = opt->disable_host_loopback,
 	    .enable_emu = false,
 	    .disable_dns = opt->disable_dns,
@@ -190,20 +188,26 @@ const struct engine_stats *engine_stats(const struct engine *e)
 bool engine_tap_readable(struct engine *e, GError **err)
 {
 	for (int i = 0; i < TAP_BATCH; i++) {
-		ssize_t n = read(e->tapfd, e->frame, sizeof(e->frame));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN)
-			return true;
-		if (n < 0)
-			return set_error(err, errno, "read from tap");
+		uint8_t *frame;
+		ssize_t n = tap_read(&e->tap, e->frame, sizeof(e->frame), &frame, err);
 		if (n == 0)
-			return set_error(err, 0, "read from tap: end of file");
+			return true;
+		if (n == TAP_DROPPED) {
+			e->stats.frames_malformed++;
+			continue;
+		}
+		if (n < 0)
+			return false;
 		e->stats.frames_in++;
 		e->stats.bytes_in += (uint64_t)n;
-		slirp_input(e->slirp, e->frame, (int)n);
+		slirp_input(e->slirp, frame, (int)n);
 	}
 	return true;
+}
+
+bool engine_offload(const struct engine *e)
+{
+	return e->tap.vnet;
 }
 
 static short to_poll_events(int ev)

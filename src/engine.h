@@ -11,6 +11,7 @@ struct engine_stats {
 	uint64_t frames_in, bytes_in;   /* namespace -> slirpns */
 	uint64_t frames_out, bytes_out; /* slirpns -> namespace */
 	uint64_t frames_dropped;        /* could not be written to the tap */
+	uint64_t frames_malformed;      /* refused on the way in (bad offload header) */
 	uint64_t guest_errors;
 };
 
@@ -20,6 +21,8 @@ struct engine *engine_new(const struct options *opt, int tapfd);
 void engine_free(struct engine *e);
 Slirp *engine_slirp(struct engine *e);
 const struct engine_stats *engine_stats(const struct engine *e);
+/* Whether the tap carries virtio-net headers (offloads on). */
+bool engine_offload(const struct engine *e);
 
 /* Read every frame the tap has (bounded) and feed it to libslirp. false: tap is gone. */
 bool engine_tap_readable(struct engine *e, GError **err);

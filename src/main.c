@@ -142,17 +142,19 @@ static json_t *backend_connections(void *opaque)
 static void setup_api(struct daemon *d)
 {
 	const struct api_backend backend = {
-		.add = backend_add,
-		.remove = backend_remove,
-		.info = backend_info,
-		.connections = backend_connections,
-		.opaque = d,
+	    .add = backend_add,
+	    .remove = backend_remove,
+	    .info = backend_info,
+	    .connections = backend_connections,
+	    .opaque = d,
 	};
 	d->forwarder = forwarder_new(engine_slirp(d->engine), d->loop);
 	d->proto = api_proto_new(&backend, addr4_offset(d->opt.net, 100), d->opt.ipv6);
 	for (guint i = 0; i < d->opt.publish->len; i++) {
-		const struct publish_spec *p = &g_array_index(d->opt.publish, struct publish_spec, i);
-		struct forward fw = {.udp = p->udp, .host_port = p->host_port, .guest_port = p->guest_port};
+		const struct publish_spec *p =
+		    &g_array_index(d->opt.publish, struct publish_spec, i);
+		struct forward fw = {
+		    .udp = p->udp, .host_port = p->host_port, .guest_port = p->guest_port};
 		g_autoptr(GError) err = NULL;
 		struct in_addr guest = addr4_offset(d->opt.net, 100);
 		g_strlcpy(fw.host_addr, p->host_addr, sizeof(fw.host_addr));
@@ -228,15 +230,20 @@ static void parse_or_exit(int argc, char **argv, struct options *opt)
 	if (action < 0) {
 		fprintf(stderr, "slirpns: %s\nTry 'slirpns --help' for more information.\n",
 		        err->message);
+		g_clear_error(&err);
+		options_clear(opt);
 		exit(EXIT_FAILURE);
 	}
 	if (action == ACTION_HELP) {
 		fputs(options_help_text(), stdout);
+		options_clear(opt);
 		exit(EXIT_SUCCESS);
 	}
 	if (action == ACTION_VERSION) {
-		g_autofree char *v = version_text();
+		char *v = version_text();
 		fputs(v, stdout);
+		g_free(v); /* exit() skips cleanup attributes: free it here for LeakSanitizer */
+		options_clear(opt);
 		exit(EXIT_SUCCESS);
 	}
 	for (guint i = 0; opt->warnings && i < opt->warnings->len; i++)
@@ -247,7 +254,8 @@ static void parse_or_exit(int argc, char **argv, struct options *opt)
 static void confine(const struct options *opt)
 {
 	g_autoptr(GError) err = NULL;
-	/* jansson seeds its hash function from /dev/urandom on first use: do it while it is there. */
+	/* jansson seeds its hash function from /dev/urandom on first use: do it while it is there.
+	 */
 	json_object_seed(0);
 	if (opt->sandbox && !sandbox_enter(opt, &err))
 		die("%s", err->message);

@@ -27,6 +27,7 @@
 #include "config.h"
 #include "netns.h"
 #include "netlink.h"
+#include "tap.h"
 #include "util.h"
 
 #include <errno.h>
@@ -86,19 +87,23 @@ static bool enter_namespaces(const struct options *opt, GError **err)
 	return true;
 }
 
-static int open_tap(const char *name, GError **err)
+static int open_tap(const char *name, bool offload, GError **err)
 {
 	autoclose_fd int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		set_error(err, errno, "open /dev/net/tun");
 		return -1;
 	}
-	struct ifreq ifr = {.ifr_flags = IFF_TAP | IFF_NO_PI};
+	struct ifreq ifr = {.ifr_flags = tap_open_flags(offload)};
 	g_strlcpy(ifr.ifr_name, name, sizeof(ifr.ifr_name));
 	if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
 		set_error(err, errno, "create tap %s (TUNSETIFF)", name);
 		return -1;
 	}
+	g_autoptr(GError) off_err = NULL;
+	/* Without TUNSETOFFLOAD the namespace just sends plain frames; we still send GSO. */
+	if (offload && !tap_enable_offload(fd, &off_err))
+		log_warn("%s: offloads unavailable: %s", name, off_err->message);
 	int ret = fd;
 	fd = -1;
 	return ret;
@@ -243,7 +248,8 @@ static G_NORETURN void child_main(const struct options *opt, int sock)
 {
 	g_autoptr(GError) err = NULL;
 	int fd = -1;
-	if (enter_namespaces(opt, &err) && (fd = open_tap(opt->tapname, &err)) >= 0 &&
+	if (enter_namespaces(opt, &err) &&
+	    (fd = open_tap(opt->tapname, !opt->no_offload, &err)) >= 0 &&
 	    (!opt->configure || configure(opt, &err)) && send_fd(sock, fd))
 		_exit(0);
 	const char *msg = err ? err->message : "send tap fd failed";

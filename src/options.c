@@ -37,6 +37,7 @@ enum {
 	OPT_DISABLE_DNS,
 	OPT_MACADDRESS,
 	OPT_TARGET_TYPE,
+	OPT_NO_OFFLOAD,
 };
 
 /* The leading ':' makes getopt return ':' (not '?') for a missing argument. */
@@ -63,6 +64,7 @@ static const struct option long_opts[] = {
     {"disable-dns", no_argument, NULL, OPT_DISABLE_DNS},
     {"macaddress", required_argument, NULL, OPT_MACADDRESS},
     {"target-type", required_argument, NULL, OPT_TARGET_TYPE},
+    {"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
     {"publish", required_argument, NULL, 'p'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'v'},
@@ -95,6 +97,8 @@ static const char help_text[] =
     "--disable-dns            disable the built-in DNS server (network+3)\n"
     "--macaddress=MAC         MAC address of the interface (only with -c)\n"
     "--target-type=TYPE       netns (bess is not supported yet)\n"
+    "--no-offload             plain frames on the tap: no checksum/segmentation\n"
+    "                         offloads (they are on by default)\n"
     "-p, --publish=[ADDR:]HOSTPORT:GUESTPORT[/tcp|/udp]\n"
     "                         forward a host port to the namespace (repeatable;\n"
     "                         IPv6 ADDR in brackets, HOSTPORT 0 = ephemeral)\n"
@@ -442,6 +446,9 @@ static bool apply_option(int c, const char *arg, struct options *opt, bool *mac_
 		if (memcmp(opt->mac, zero_mac, sizeof(zero_mac)) == 0)
 			return fail(err, "--macaddress: %s is not a valid unicast address", arg);
 		*mac_given = true;
+		return true;
+	case OPT_NO_OFFLOAD:
+		opt->no_offload = true;
 		return true;
 	case OPT_TARGET_TYPE:
 		if (strcmp(arg, "netns") == 0)

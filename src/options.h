@@ -38,6 +38,7 @@ struct options {
 
 	bool disable_host_loopback;
 	bool disable_dns;
+	bool no_offload; /* --no-offload: plain frames, no virtio-net header */
 	enum netns_type netns_type;
 	char *userns_path;
 	bool sandbox;

@@ -1,0 +1,34 @@
+/* tap.h - frame I/O on the tap, with or without the virtio-net header (see tap.c). */
+#pragma once
+
+#include <glib.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct tap {
+	int fd;
+	bool vnet;           /* frames carry a virtio-net header (IFF_VNET_HDR) */
+	size_t vnet_len;     /* its size (TUNGETVNETHDRSZ) */
+	unsigned mtu;        /* the namespace's MTU */
+	unsigned slirp_mtu;  /* what libslirp is told: larger than mtu when vnet */
+	uint16_t mss4, mss6; /* MSS advertised to libslirp in SYNs (vnet only) */
+};
+
+/* Ask for the tap flags slirpns wants at TUNSETIFF time. */
+short tap_open_flags(bool offload);
+/* In the namespace: enable checksum and TSO offloads (TUNSETOFFLOAD); false if refused. */
+bool tap_enable_offload(int fd, GError **err);
+/* Describe an open tap fd (vnet or not, from TUNGETIFF) for a namespace MTU. */
+void tap_init(struct tap *t, int fd, unsigned mtu);
+
+/*
+ * Read one frame into buf (cap bytes) and fix it up for libslirp; *frame points into buf.
+ * Returns the frame length, 0 when there is nothing to read, TAP_DROPPED for a malformed
+ * frame (skip it and read on), -1 with *err on a fatal error.
+ */
+#define TAP_DROPPED (-2)
+ssize_t tap_read(struct tap *t, uint8_t *buf, size_t cap, uint8_t **frame, GError **err);
+/* Write one frame from libslirp; false if it was dropped (the namespace is not keeping up). */
+bool tap_write(struct tap *t, const void *frame, size_t len);
