@@ -16,6 +16,11 @@
  * hops: our own IPv6 listener, whose connections relay.c splices to an internal libslirp
  * forward on 127.0.0.1:<ephemeral>. The guest sees such clients as the gateway address, as
  * it sees every loopback client. UDP across families is refused with a clear error.
+ *
+ * TCP clients on the host's loopback take the fast path when it is on (fastpath.c): the
+ * listening sockets libslirp creates here are registered with it, and the cross-family
+ * listener hands such clients (all of them, since the guest cannot see an IPv6 source
+ * anyway) to it directly.
  */
 #include "config.h"
 #include "forward.h"
@@ -35,15 +40,24 @@ struct cross_forward {
 	uint16_t host_port;
 	int listen_fd;
 	struct loop_watch *watch;
-	struct forward inner; /* the libslirp forward on 127.0.0.1 */
+	struct forward inner;          /* the libslirp forward on 127.0.0.1 */
+	struct sockaddr_storage guest; /* for the fast path */
+	socklen_t guest_len;
 };
 
 struct forwarder {
 	Slirp *slirp;
 	struct loop *loop;
-	GPtrArray *cross; /* of struct cross_forward * */
+	struct fastpath *fastpath; /* NULL: every connection through libslirp */
+	GPtrArray *cross;          /* of struct cross_forward * */
+	GHashTable *listeners;     /* "tcp host:port" -> libslirp's listening fd */
 	struct relay_set relays;
 };
+
+static char *listener_key(const struct forward *fw)
+{
+	return g_strdup_printf("%s [%s]:%u", fw->udp ? "udp" : "tcp", fw->host_addr, fw->host_port);
+}
 
 static socklen_t make_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss)
 {
@@ -68,8 +82,8 @@ static bool pick_ephemeral(const struct forward *fw, uint16_t *port, GError **er
 {
 	struct sockaddr_storage ss;
 	socklen_t len = make_sockaddr(fw->host_addr, 0, &ss);
-	autoclose_fd int s = socket(ss.ss_family, (fw->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
-				    0);
+	autoclose_fd int s =
+	    socket(ss.ss_family, (fw->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	if (s < 0)
 		return set_error(err, errno, "socket");
 	if (bind(s, (struct sockaddr *)&ss, len) < 0)
@@ -78,7 +92,7 @@ static bool pick_ephemeral(const struct forward *fw, uint16_t *port, GError **er
 	if (getsockname(s, (struct sockaddr *)&ss, &len) < 0)
 		return set_error(err, errno, "getsockname");
 	*port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
-					      : ((struct sockaddr_in6 *)&ss)->sin6_port);
+	                                      : ((struct sockaddr_in6 *)&ss)->sin6_port);
 	return true;
 }
 
@@ -90,31 +104,37 @@ static int host_flags(const struct forward *fw, int family)
 	return flags;
 }
 
-static bool open_once(Slirp *slirp, const struct forward *fw, GError **err)
+static bool open_once(struct forwarder *f, const struct forward *fw, GError **err)
 {
 	struct sockaddr_storage host, guest;
 	socklen_t hlen = make_sockaddr(fw->host_addr, fw->host_port, &host);
 	socklen_t glen = make_sockaddr(fw->guest_addr, fw->guest_port, &guest);
 	if (hlen == 0 || glen == 0)
 		return set_error(err, 0, "bad address");
+	if (!fw->udp)
+		fastpath_begin_listen(f->fastpath, (struct sockaddr *)&guest, glen);
 	errno = 0;
-	if (slirp_add_hostxfwd(slirp, (struct sockaddr *)&host, hlen, (struct sockaddr *)&guest,
-			       glen, host_flags(fw, host.ss_family)) < 0) {
-		int e = errno ? errno : EADDRINUSE;
+	int rc =
+	    slirp_add_hostxfwd(f->slirp, (struct sockaddr *)&host, hlen, (struct sockaddr *)&guest,
+	                       glen, host_flags(fw, host.ss_family));
+	int e = errno ? errno : EADDRINUSE;
+	int lfd = fw->udp ? -1 : fastpath_end_listen(f->fastpath);
+	if (rc < 0)
 		return set_error(err, e, "%s:%u", fw->host_addr, fw->host_port);
-	}
+	if (lfd >= 0)
+		g_hash_table_replace(f->listeners, listener_key(fw), GINT_TO_POINTER(lfd));
 	return true;
 }
 
-static bool open_slirp(Slirp *slirp, struct forward *fw, GError **err)
+static bool open_slirp(struct forwarder *f, struct forward *fw, GError **err)
 {
 	if (fw->host_port != 0)
-		return open_once(slirp, fw, err);
+		return open_once(f, fw, err);
 	for (int attempt = 0;; attempt++) {
 		g_autoptr(GError) e = NULL;
 		if (!pick_ephemeral(fw, &fw->host_port, err))
 			return false;
-		if (open_once(slirp, fw, &e))
+		if (open_once(f, fw, &e))
 			return true;
 		fw->host_port = 0;
 		if (attempt == 8) {
@@ -124,11 +144,18 @@ static bool open_slirp(Slirp *slirp, struct forward *fw, GError **err)
 	}
 }
 
-static void close_slirp(Slirp *slirp, const struct forward *fw)
+static void close_slirp(struct forwarder *f, const struct forward *fw)
 {
+	g_autofree char *key = listener_key(fw);
+	gpointer lfd;
+	if (g_hash_table_lookup_extended(f->listeners, key, NULL, &lfd)) {
+		fastpath_forget(f->fastpath, GPOINTER_TO_INT(lfd));
+		g_hash_table_remove(f->listeners, key);
+	}
 	struct sockaddr_storage host;
 	socklen_t hlen = make_sockaddr(fw->host_addr, fw->host_port, &host);
-	slirp_remove_hostxfwd(slirp, (struct sockaddr *)&host, hlen, host_flags(fw, host.ss_family));
+	slirp_remove_hostxfwd(f->slirp, (struct sockaddr *)&host, hlen,
+	                      host_flags(fw, host.ss_family));
 }
 
 static int addr_family(const char *addr)
@@ -144,7 +171,7 @@ static void cross_free(struct cross_forward *c)
 	if (c->listen_fd >= 0)
 		close(c->listen_fd);
 	if (c->inner.host_port != 0)
-		close_slirp(c->owner->slirp, &c->inner);
+		close_slirp(c->owner, &c->inner);
 	g_free(c);
 }
 
@@ -158,14 +185,17 @@ static void on_cross_accept(struct loop *l, struct loop_watch *w, short revents,
 			continue;
 		if (a < 0)
 			return;
+		if (fastpath_take(c->owner->fastpath, a, (struct sockaddr *)&c->guest,
+		                  c->guest_len))
+			continue;
 		struct sockaddr_in inner = {.sin_family = AF_INET,
-					    .sin_port = htons(c->inner.host_port),
-					    .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		                            .sin_port = htons(c->inner.host_port),
+		                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 		int b = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 		if (b < 0 || (connect(b, (struct sockaddr *)&inner, sizeof(inner)) < 0 &&
-			      errno != EINPROGRESS)) {
+		              errno != EINPROGRESS)) {
 			log_warn("forward [%s]:%u: connect to inner forward: %s", c->host_addr,
-				 c->host_port, g_strerror(errno));
+			         c->host_port, g_strerror(errno));
 			if (b >= 0)
 				close(b);
 			close(a);
@@ -199,14 +229,15 @@ static bool open_cross(struct forwarder *f, struct forward *fw, GError **err)
 {
 	if (fw->udp)
 		return set_error(err, 0,
-				 "UDP from an IPv6 host address needs an IPv6 guest_addr (and -6)");
+		                 "UDP from an IPv6 host address needs an IPv6 guest_addr (and -6)");
 	struct cross_forward *c = g_new0(struct cross_forward, 1);
 	c->owner = f;
 	c->listen_fd = -1;
 	c->inner = *fw;
 	g_strlcpy(c->inner.host_addr, "127.0.0.1", sizeof(c->inner.host_addr));
 	c->inner.host_port = 0;
-	if (!cross_listen(c, fw, err) || !open_slirp(f->slirp, &c->inner, err)) {
+	c->guest_len = make_sockaddr(fw->guest_addr, fw->guest_port, &c->guest);
+	if (!cross_listen(c, fw, err) || !open_slirp(f, &c->inner, err)) {
 		cross_free(c);
 		return false;
 	}
@@ -218,11 +249,13 @@ static bool open_cross(struct forwarder *f, struct forward *fw, GError **err)
 	return true;
 }
 
-struct forwarder *forwarder_new(Slirp *slirp, struct loop *l)
+struct forwarder *forwarder_new(Slirp *slirp, struct loop *l, struct fastpath *fp)
 {
 	struct forwarder *f = g_new0(struct forwarder, 1);
 	f->slirp = slirp;
 	f->loop = l;
+	f->fastpath = fp;
+	f->listeners = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	f->cross = g_ptr_array_new_with_free_func((GDestroyNotify)cross_free);
 	relay_set_init(&f->relays);
 	return f;
@@ -234,6 +267,7 @@ void forwarder_free(struct forwarder *f)
 		return;
 	relay_set_clear(&f->relays);
 	g_ptr_array_unref(f->cross);
+	g_hash_table_unref(f->listeners);
 	g_free(f);
 }
 
@@ -241,7 +275,7 @@ bool forwarder_open(struct forwarder *f, struct forward *fw, GError **err)
 {
 	if (addr_family(fw->host_addr) == AF_INET6 && addr_family(fw->guest_addr) == AF_INET)
 		return open_cross(f, fw, err);
-	return open_slirp(f->slirp, fw, err);
+	return open_slirp(f, fw, err);
 }
 
 void forwarder_close(struct forwarder *f, const struct forward *fw)
@@ -254,7 +288,7 @@ void forwarder_close(struct forwarder *f, const struct forward *fw)
 			return;
 		}
 	}
-	close_slirp(f->slirp, fw);
+	close_slirp(f, fw);
 }
 
 const struct relay_set *forwarder_relays(const struct forwarder *f)

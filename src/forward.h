@@ -2,6 +2,7 @@
 #pragma once
 
 #include "api_proto.h"
+#include "fastpath.h"
 #include "loop.h"
 #include "relay.h"
 
@@ -9,7 +10,7 @@
 
 struct forwarder;
 
-struct forwarder *forwarder_new(Slirp *slirp, struct loop *l);
+struct forwarder *forwarder_new(Slirp *slirp, struct loop *l, struct fastpath *fp);
 void forwarder_free(struct forwarder *f);
 
 /* Listen on fw's host address and port (choosing one when it is 0) and forward to the guest. */

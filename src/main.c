@@ -10,6 +10,7 @@
 #include "api.h"
 #include "api_proto.h"
 #include "engine.h"
+#include "fastpath.h"
 #include "forward.h"
 #include "loop.h"
 #include "netns.h"
@@ -39,6 +40,7 @@ struct daemon {
 	struct api_proto *proto;
 	struct api_server *api;
 	struct forwarder *forwarder;
+	struct fastpath *fastpath;
 	int tapfd;
 	int sigfd;
 	int targetfd; /* pidfd of the target process (pid mode), or -1 */
@@ -130,7 +132,16 @@ static void backend_remove(void *opaque, const struct forward *fw)
 static json_t *backend_info(void *opaque)
 {
 	struct daemon *d = opaque;
-	return status_info(&d->opt, d->engine);
+	json_t *info = status_info(&d->opt, d->engine);
+	struct fastpath_stats fs = fastpath_stats(d->fastpath);
+	const struct relay_set *cross = forwarder_relays(d->forwarder);
+	json_object_set_new(info, "port_forwarding",
+	                    json_pack("{s:b,s:I,s:I,s:I,s:I}", "fast_path_enabled", fs.enabled,
+	                              "fast_path_connections", (json_int_t)fs.fast_total,
+	                              "fast_path_active", (json_int_t)fs.fast_active,
+	                              "slirp_path_connections", (json_int_t)fs.slirp_total,
+	                              "relayed_ipv6_connections", (json_int_t)cross->total));
+	return info;
 }
 
 static json_t *backend_connections(void *opaque)
@@ -148,7 +159,7 @@ static void setup_api(struct daemon *d)
 	    .connections = backend_connections,
 	    .opaque = d,
 	};
-	d->forwarder = forwarder_new(engine_slirp(d->engine), d->loop);
+	d->forwarder = forwarder_new(engine_slirp(d->engine), d->loop, d->fastpath);
 	d->proto = api_proto_new(&backend, addr4_offset(d->opt.net, 100), d->opt.ipv6);
 	for (guint i = 0; i < d->opt.publish->len; i++) {
 		const struct publish_spec *p =
@@ -279,8 +290,10 @@ int main(int argc, char **argv)
 	if (d.tapfd < 0)
 		die("%s", err->message);
 
+	d.fastpath = fastpath_new(&d.opt); /* forks into the namespace: before any sandbox */
 	d.engine = engine_new(&d.opt, d.tapfd);
 	d.loop = loop_new(d.engine);
+	fastpath_attach(d.fastpath, d.loop);
 	loop_watch_fd(d.loop, d.tapfd, POLLIN, on_tap, &d);
 	loop_watch_fd(d.loop, d.sigfd, POLLIN, on_signal, &d);
 	if (d.targetfd >= 0)
@@ -297,6 +310,7 @@ int main(int argc, char **argv)
 	api_server_free(d.api);
 	api_proto_free(d.proto);
 	forwarder_free(d.forwarder);
+	fastpath_free(d.fastpath);
 	loop_free(d.loop);
 	engine_free(d.engine);
 	close(d.tapfd);

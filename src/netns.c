@@ -62,7 +62,7 @@ static int open_ns(const char *path, GError **err)
 }
 
 /* Join the target's namespaces: user namespace first (it grants the rights to join the other). */
-static bool enter_namespaces(const struct options *opt, GError **err)
+bool netns_enter(const struct options *opt, GError **err)
 {
 	g_autofree char *netns_path = NULL;
 	g_autofree char *userns_path = g_strdup(opt->userns_path);
@@ -248,8 +248,7 @@ static G_NORETURN void child_main(const struct options *opt, int sock)
 {
 	g_autoptr(GError) err = NULL;
 	int fd = -1;
-	if (enter_namespaces(opt, &err) &&
-	    (fd = open_tap(opt->tapname, !opt->no_offload, &err)) >= 0 &&
+	if (netns_enter(opt, &err) && (fd = open_tap(opt->tapname, !opt->no_offload, &err)) >= 0 &&
 	    (!opt->configure || configure(opt, &err)) && send_fd(sock, fd))
 		_exit(0);
 	const char *msg = err ? err->message : "send tap fd failed";

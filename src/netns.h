@@ -18,3 +18,10 @@ int netns_open_tap(const struct options *opt, GError **err);
  * pidfd_open(). Open it before netns_open_tap() so a recycled PID cannot be mistaken for it.
  */
 int netns_target_pidfd(const struct options *opt);
+
+/*
+ * Join the target's user namespace (unless already in it) and network namespace, in the
+ * calling process. Only for short-lived or dedicated children: the caller leaves the host's
+ * namespaces for good.
+ */
+bool netns_enter(const struct options *opt, GError **err);

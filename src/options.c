@@ -38,6 +38,7 @@ enum {
 	OPT_MACADDRESS,
 	OPT_TARGET_TYPE,
 	OPT_NO_OFFLOAD,
+	OPT_PORT_FAST_PATH,
 };
 
 /* The leading ':' makes getopt return ':' (not '?') for a missing argument. */
@@ -65,6 +66,7 @@ static const struct option long_opts[] = {
     {"macaddress", required_argument, NULL, OPT_MACADDRESS},
     {"target-type", required_argument, NULL, OPT_TARGET_TYPE},
     {"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
+    {"port-fast-path", required_argument, NULL, OPT_PORT_FAST_PATH},
     {"publish", required_argument, NULL, 'p'},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'v'},
@@ -99,6 +101,9 @@ static const char help_text[] =
     "--target-type=TYPE       netns (bess is not supported yet)\n"
     "--no-offload             plain frames on the tap: no checksum/segmentation\n"
     "                         offloads (they are on by default)\n"
+    "--port-fast-path=MODE    auto (default): forwarded TCP connections from the\n"
+    "                         host's loopback are spliced to a socket inside the\n"
+    "                         namespace; off: all through libslirp\n"
     "-p, --publish=[ADDR:]HOSTPORT:GUESTPORT[/tcp|/udp]\n"
     "                         forward a host port to the namespace (repeatable;\n"
     "                         IPv6 ADDR in brackets, HOSTPORT 0 = ephemeral)\n"
@@ -446,6 +451,14 @@ static bool apply_option(int c, const char *arg, struct options *opt, bool *mac_
 		if (memcmp(opt->mac, zero_mac, sizeof(zero_mac)) == 0)
 			return fail(err, "--macaddress: %s is not a valid unicast address", arg);
 		*mac_given = true;
+		return true;
+	case OPT_PORT_FAST_PATH:
+		if (strcmp(arg, "auto") == 0)
+			opt->port_fast_path_off = false;
+		else if (strcmp(arg, "off") == 0)
+			opt->port_fast_path_off = true;
+		else
+			return fail(err, "--port-fast-path: '%s' is not auto or off", arg);
 		return true;
 	case OPT_NO_OFFLOAD:
 		opt->no_offload = true;

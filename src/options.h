@@ -38,7 +38,8 @@ struct options {
 
 	bool disable_host_loopback;
 	bool disable_dns;
-	bool no_offload; /* --no-offload: plain frames, no virtio-net header */
+	bool no_offload;         /* --no-offload: plain frames, no virtio-net header */
+	bool port_fast_path_off; /* --port-fast-path=off: every forward through libslirp */
 	enum netns_type netns_type;
 	char *userns_path;
 	bool sandbox;

@@ -6,7 +6,10 @@
 # non-objects, invalid UTF-8, 1 MiB of garbage) each get an error and leave the daemon
 # forwarding; 200 clients at once all get answers. A forwarded connection keeps a non-loopback
 # client's address (192.0.2.1 on a dummy interface of the private host namespace); loopback
-# clients appear as the gateway 10.0.2.2. (IPv6 forwards: api_ipv6.sh.)
+# clients appear as the gateway 10.0.2.2. (IPv6 forwards: api_ipv6.sh.) The daemon runs with
+# --port-fast-path=off so that every forwarded connection goes through libslirp, whose
+# connection table and gateway source address are checked here; the fast path that loopback
+# clients take by default is tested in port_fast_path.sh.
 . "$(dirname "$0")/lib.sh"
 
 command -v socat >/dev/null || skip "socat is not installed"
@@ -64,7 +67,7 @@ start_ns
 as_user touch "$T/peers" # the server in the namespace runs as the user and logs its peers here
 start_ns_helper tcp-echo 10.0.2.100 80 --log "$T/peers"
 start_ns_helper udp-echo 10.0.2.100 81
-start_slirpns -c -a "$API_SOCK" "$NSPID" tap0
+start_slirpns -c --port-fast-path=off -a "$API_SOCK" "$NSPID" tap0
 
 [ -S "$API_SOCK" ] || fail "no socket at $API_SOCK"
 # (bind() would have failed on the stale file, and nobody listened on it.)

@@ -1,0 +1,473 @@
+/*
+ * fastpath.c - forwarded TCP connections from the host's loopback, relayed kernel to kernel.
+ *
+ * Through libslirp a forwarded connection crosses two TCP stacks and the tap. For the common
+ * case, a client on the same host (curl localhost:8080), we instead take a TCP socket that
+ * lives in the namespace's network stack, connect it to guest_addr:guest_port, and splice
+ * bytes between it and the client's socket (relay.c). Clients from any other address stay on
+ * libslirp, which shows their real address to the guest.
+ *
+ * Sockets in the namespace come from a helper process forked at startup, before the sandbox:
+ * it joins the target's user and network namespaces, drops every capability, sets
+ * NO_NEW_PRIVS and loads a seccomp filter that leaves it only socket(AF_INET/AF_INET6),
+ * recv/send on its socketpair, close and exit. Asked with one byte ('4' or '6'), it answers
+ * with a fresh non-blocking TCP socket (SCM_RIGHTS). A socket's network namespace is fixed at
+ * creation, so the daemon connects it itself, with no privilege and under its own seccomp
+ * filter. A few sockets are kept in a pool so a new client does not wait for the helper.
+ *
+ * The guest sees these connections coming from its own address (the namespace connects to
+ * itself), never from a loopback address; services bound to the namespace's 127.0.0.1 stay
+ * unreachable because we connect to guest_addr only.
+ *
+ * Telling the two kinds of clients apart needs the listening socket, which libslirp owns and
+ * accepts on. We interpose accept() and listen() for the whole process (definitions here take
+ * precedence over the C library's for libslirp's calls): listen() on a socket that
+ * slirp_add_hostxfwd() creates while fastpath_begin_listen() is in effect records it, makes it
+ * non-blocking and raises libslirp's backlog of 1 to SOMAXCONN; accept() on a recorded socket
+ * keeps loopback clients for us and returns the others to libslirp (or -1/EAGAIN, which
+ * libslirp handles by dropping its half-made connection).
+ */
+#include "config.h"
+#include "fastpath.h"
+#include "netns.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define POOL_TARGET 4
+
+struct target {
+	int listen_fd;
+	struct sockaddr_storage guest;
+	socklen_t guest_len;
+};
+
+struct pending {
+	int client;
+	struct sockaddr_storage guest;
+	socklen_t guest_len;
+};
+
+struct fastpath {
+	struct loop *loop;
+	int sock; /* SOCK_SEQPACKET to the helper */
+	pid_t helper;
+	struct loop_watch *watch;
+	GQueue pool[2];          /* spare namespace sockets: [0] IPv4, [1] IPv6 */
+	unsigned outstanding[2]; /* requests sent, answers not yet received */
+	GQueue waiting[2];       /* clients waiting for a socket (struct pending *) */
+	GHashTable *targets;     /* listening fd -> struct target * */
+	struct target *capture;  /* between begin_listen and end_listen */
+	struct relay_set relays;
+	struct fastpath_stats stats;
+};
+
+/* The interposed accept()/listen() need to find us. There is one daemon per process. */
+static struct fastpath *the_fastpath;
+
+/* ---- the helper process, inside the namespace ------------------------------------------ */
+
+static bool helper_confine(void)
+{
+	cap_t none = cap_init();
+	bool ok = none != NULL && cap_set_proc(none) == 0;
+	if (none)
+		cap_free(none);
+	for (int c = 0; ok && c <= CAP_LAST_CAP; c++)
+		prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
+	if (!ok || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return false;
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	if (ctx == NULL)
+		return false;
+	int rc = 0;
+	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+	                       SCMP_A0(SCMP_CMP_EQ, AF_INET));
+	rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+	                       SCMP_A0(SCMP_CMP_EQ, AF_INET6));
+	const int calls[] = {SCMP_SYS(recvfrom), SCMP_SYS(recvmsg),      SCMP_SYS(sendmsg),
+	                     SCMP_SYS(close),    SCMP_SYS(exit_group),   SCMP_SYS(exit),
+	                     SCMP_SYS(read),     SCMP_SYS(rt_sigreturn), SCMP_SYS(restart_syscall)};
+	for (size_t i = 0; i < G_N_ELEMENTS(calls); i++)
+		rc |= seccomp_rule_add(ctx, SCMP_ACT_ALLOW, calls[i], 0);
+	rc |= seccomp_load(ctx);
+	seccomp_release(ctx);
+	return rc == 0;
+}
+
+static void helper_answer(int sock, int fd, int err)
+{
+	unsigned char status = (unsigned char)err;
+	struct iovec iov = {.iov_base = &status, .iov_len = 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u = {0};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (fd >= 0) {
+		msg.msg_control = u.buf;
+		msg.msg_controllen = sizeof(u.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	sendmsg(sock, &msg, MSG_NOSIGNAL);
+}
+
+static G_NORETURN void helper_main(const struct options *opt, int sock)
+{
+	g_autoptr(GError) err = NULL;
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (!netns_enter(opt, &err)) {
+		helper_answer(sock, -1, 255);
+		_exit(1);
+	}
+	if (!helper_confine()) {
+		helper_answer(sock, -1, 254);
+		_exit(1);
+	}
+	helper_answer(sock, -1, 0); /* ready */
+	for (;;) {
+		unsigned char req;
+		ssize_t n = recv(sock, &req, 1, 0);
+		if (n <= 0)
+			_exit(0);
+		int family = req == '6' ? AF_INET6 : AF_INET;
+		int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		helper_answer(sock, fd, fd < 0 ? errno : 0);
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+/* ---- the daemon's side -------------------------------------------------------------------- */
+
+static int fam_index(int family)
+{
+	return family == AF_INET6 ? 1 : 0;
+}
+
+static void request_socket(struct fastpath *fp, int idx)
+{
+	unsigned char req = idx ? '6' : '4';
+	if (send(fp->sock, &req, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
+		fp->outstanding[idx]++;
+}
+
+/* Keep the pool topped up: spare sockets plus those already asked for. */
+static void refill(struct fastpath *fp, int idx)
+{
+	while (fp->pool[idx].length + fp->outstanding[idx] < POOL_TARGET + fp->waiting[idx].length)
+		request_socket(fp, idx);
+}
+
+static void start_relay(struct fastpath *fp, int client, int ns, const struct sockaddr *guest,
+                        socklen_t len)
+{
+	if (connect(ns, guest, len) < 0 && errno != EINPROGRESS) {
+		/* Refused at once (nothing listens): the client sees a reset, promptly. */
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(client, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(client);
+		close(ns);
+		return;
+	}
+	fp->stats.fast_total++;
+	relay_start(fp->loop, client, ns, &fp->relays);
+}
+
+static int recv_socket(struct fastpath *fp, int *status)
+{
+	unsigned char st = 0;
+	struct iovec iov = {.iov_base = &st, .iov_len = 1};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct msghdr msg = {
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
+	    .msg_control = u.buf,
+	    .msg_controllen = sizeof(u.buf),
+	};
+	ssize_t n = recvmsg(fp->sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n <= 0) {
+		*status = n == 0 ? -1 : (errno == EAGAIN ? 0 : -1);
+		return -1;
+	}
+	*status = st;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	if (c == NULL || c->cmsg_type != SCM_RIGHTS)
+		return -1;
+	int fd;
+	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+static void disable(struct fastpath *fp, const char *why)
+{
+	if (!fp->stats.enabled)
+		return;
+	log_warn("port fast path disabled: %s", why);
+	fp->stats.enabled = false;
+	for (int i = 0; i < 2; i++) {
+		struct pending *p;
+		while ((p = g_queue_pop_head(&fp->waiting[i])) != NULL) {
+			close(p->client);
+			g_free(p);
+		}
+	}
+}
+
+static void on_helper(struct loop *l, struct loop_watch *w, short revents, void *data)
+{
+	struct fastpath *fp = data;
+	for (;;) {
+		int status;
+		int fd = recv_socket(fp, &status);
+		if (fd < 0 && status == 0)
+			return; /* nothing more for now */
+		if (fd < 0 && status < 0) {
+			loop_unwatch(l, fp->watch);
+			fp->watch = NULL;
+			return disable(fp, "namespace helper exited");
+		}
+		if (fd < 0)
+			continue; /* the helper could not make one: asked again on the next client
+			           */
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int idx = getsockname(fd, (struct sockaddr *)&ss, &len) == 0
+		              ? fam_index(ss.ss_family)
+		              : 0;
+		if (fp->outstanding[idx] > 0)
+			fp->outstanding[idx]--;
+		struct pending *p = g_queue_pop_head(&fp->waiting[idx]);
+		if (p != NULL) {
+			start_relay(fp, p->client, fd, (struct sockaddr *)&p->guest, p->guest_len);
+			g_free(p);
+		} else {
+			g_queue_push_tail(&fp->pool[idx], GINT_TO_POINTER(fd + 1)); /* 0 is NULL */
+		}
+	}
+}
+
+bool fastpath_take(struct fastpath *fp, int client, const struct sockaddr *guest, socklen_t len)
+{
+	if (fp == NULL || !fp->stats.enabled || fp->loop == NULL)
+		return false;
+	int idx = fam_index(guest->sa_family);
+	fd_set_nonblock(client, NULL);
+	if (fp->pool[idx].length > 0) {
+		int ns = GPOINTER_TO_INT(g_queue_pop_head(&fp->pool[idx])) - 1;
+		start_relay(fp, client, ns, guest, len);
+	} else {
+		struct pending *p = g_new0(struct pending, 1);
+		p->client = client;
+		memcpy(&p->guest, guest, len);
+		p->guest_len = len;
+		g_queue_push_tail(&fp->waiting[idx], p);
+	}
+	refill(fp, idx);
+	return true;
+}
+
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	if (ss->ss_family != AF_INET6)
+		return false;
+	const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+	return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+}
+
+/* accept() on one of libslirp's forward listeners: true if the client was taken. */
+static bool claim(int listen_fd, int client, const struct sockaddr_storage *peer)
+{
+	struct fastpath *fp = the_fastpath;
+	if (fp == NULL)
+		return false;
+	struct target *t = g_hash_table_lookup(fp->targets, GINT_TO_POINTER(listen_fd));
+	if (t == NULL)
+		return false;
+	if (is_loopback(peer) &&
+	    fastpath_take(fp, client, (struct sockaddr *)&t->guest, t->guest_len))
+		return true;
+	fp->stats.slirp_total++;
+	return false;
+}
+
+int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
+{
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int s = accept4(fd, (struct sockaddr *)&ss, &len, 0);
+		if (s < 0)
+			return -1;
+		if (claim(fd, s, &ss))
+			continue; /* ours; see whether libslirp has one too */
+		if (addr != NULL && addrlen != NULL) {
+			memcpy(addr, &ss, MIN(*addrlen, len));
+			*addrlen = len;
+		}
+		return s;
+	}
+}
+
+int listen(int fd, int backlog)
+{
+	struct fastpath *fp = the_fastpath;
+	if (fp != NULL && fp->capture != NULL) {
+		fp->capture->listen_fd = fd;
+		backlog = SOMAXCONN;
+		fd_set_nonblock(fd, NULL); /* we accept in a loop until EAGAIN */
+	}
+	return (int)syscall(SYS_listen, fd, backlog);
+}
+
+void fastpath_begin_listen(struct fastpath *fp, const struct sockaddr *guest, socklen_t len)
+{
+	if (fp == NULL)
+		return;
+	struct target *t = g_new0(struct target, 1);
+	t->listen_fd = -1;
+	memcpy(&t->guest, guest, len);
+	t->guest_len = len;
+	fp->capture = t;
+}
+
+int fastpath_end_listen(struct fastpath *fp)
+{
+	if (fp == NULL || fp->capture == NULL)
+		return -1;
+	struct target *t = g_steal_pointer(&fp->capture);
+	int fd = t->listen_fd;
+	if (fd < 0) {
+		g_free(t);
+		return -1;
+	}
+	g_hash_table_replace(fp->targets, GINT_TO_POINTER(fd), t);
+	return fd;
+}
+
+void fastpath_forget(struct fastpath *fp, int listen_fd)
+{
+	if (fp != NULL && listen_fd >= 0)
+		g_hash_table_remove(fp->targets, GINT_TO_POINTER(listen_fd));
+}
+
+/* Fork the helper and wait for its first word: ready, or why not. */
+static bool spawn_helper(struct fastpath *fp, const struct options *opt)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return false;
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return false;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		helper_main(opt, sv[1]);
+	}
+	close(sv[1]);
+	fp->sock = sv[0];
+	fp->helper = pid;
+	unsigned char st = 1;
+	ssize_t n;
+	do
+		n = recv(fp->sock, &st, 1, 0);
+	while (n < 0 && errno == EINTR);
+	return n == 1 && st == 0;
+}
+
+struct fastpath *fastpath_new(const struct options *opt)
+{
+	if (opt->port_fast_path_off || opt->netns_type == NETNS_TAPFD)
+		return NULL;
+	struct fastpath *fp = g_new0(struct fastpath, 1);
+	fp->sock = -1;
+	fp->targets = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+	relay_set_init(&fp->relays);
+	for (int i = 0; i < 2; i++) {
+		g_queue_init(&fp->pool[i]);
+		g_queue_init(&fp->waiting[i]);
+	}
+	if (!spawn_helper(fp, opt)) {
+		log_warn("port fast path unavailable: the namespace helper did not start");
+		close(fp->sock);
+		fp->sock = -1;
+		if (fp->helper > 0)
+			waitpid(fp->helper, NULL, 0);
+		fastpath_free(fp);
+		return NULL;
+	}
+	fp->stats.enabled = true;
+	the_fastpath = fp;
+	return fp;
+}
+
+void fastpath_attach(struct fastpath *fp, struct loop *l)
+{
+	if (fp == NULL)
+		return;
+	fp->loop = l;
+	fp->watch = loop_watch_fd(l, fp->sock, POLLIN, on_helper, fp);
+	refill(fp, 0);
+}
+
+void fastpath_free(struct fastpath *fp)
+{
+	if (fp == NULL)
+		return;
+	if (the_fastpath == fp)
+		the_fastpath = NULL;
+	if (fp->relays.relays)
+		relay_set_clear(&fp->relays);
+	for (int i = 0; i < 2; i++) {
+		gpointer fd;
+		while ((fd = g_queue_pop_head(&fp->pool[i])) != NULL)
+			close(GPOINTER_TO_INT(fd) - 1);
+		struct pending *p;
+		while ((p = g_queue_pop_head(&fp->waiting[i])) != NULL) {
+			close(p->client);
+			g_free(p);
+		}
+	}
+	if (fp->watch)
+		loop_unwatch(fp->loop, fp->watch);
+	/* The helper sees EOF and exits. It is not waited for: seccomp allows no wait4(), and
+	 * the daemon is exiting anyway (a failed start is reaped in fastpath_new()). */
+	if (fp->sock >= 0)
+		close(fp->sock);
+	g_free(fp->capture);
+	g_hash_table_unref(fp->targets);
+	g_free(fp);
+}
+
+struct fastpath_stats fastpath_stats(const struct fastpath *fp)
+{
+	struct fastpath_stats s = {0};
+	if (fp != NULL) {
+		s = fp->stats;
+		s.fast_active = fp->relays.active;
+	}
+	return s;
+}
