@@ -10,6 +10,12 @@
  *
  * The tap is read in bounded batches (until EAGAIN, at most TAP_BATCH frames) so one wake-up
  * moves many frames and a flood cannot starve the host sockets.
+ *
+ * Idle wake-ups: libslirp asks for a wake-up within 2 ms while a delayed ACK is pending,
+ * within 499 ms while any TCP timer runs, and otherwise caps the timeout at exactly 1000 ms,
+ * for no timer of its own. In that last case we sleep up to IDLE_TIMEOUT_MS instead, so an
+ * idle daemon wakes up twice a minute rather than every second. All libslirp then does late
+ * is expire idle UDP/ICMP sessions (after 240 s or more) a little later.
  */
 #include "config.h"
 #include "engine.h"
@@ -26,6 +32,8 @@
 /* A 64 KiB TSO segment, Ethernet and VLAN headers, and the virtio-net header before it. */
 #define FRAME_MAX (65536 + 256)
 #define TIMER_OFF INT64_MAX
+#define SLIRP_IDLE_CAP_MS 1000u  /* libslirp's timeout when no TCP timer is pending */
+#define IDLE_TIMEOUT_MS   30000u
 
 struct engine_timer {
 	SlirpTimerId id;
@@ -263,8 +271,11 @@ void engine_poll_prepare(struct engine *e, GArray *pollfds, int *timeout_ms)
 {
 	e->pollfds = pollfds;
 	e->poll_base = pollfds->len;
-	uint32_t t = *timeout_ms < 0 ? UINT32_MAX : (uint32_t)*timeout_ms;
+	uint32_t asked = *timeout_ms < 0 ? UINT32_MAX : (uint32_t)*timeout_ms;
+	uint32_t t = asked;
 	slirp_pollfds_fill(e->slirp, &t, cb_add_poll, e);
+	if (t == SLIRP_IDLE_CAP_MS && asked > SLIRP_IDLE_CAP_MS)
+		t = MIN(asked, IDLE_TIMEOUT_MS);
 	int64_t now_ms = now_ns() / 1000000;
 	for (guint i = 0; i < e->timers->len; i++) {
 		const struct engine_timer *tm = g_ptr_array_index(e->timers, i);
