@@ -86,16 +86,21 @@ ssize_t tap_read(struct tap *t, uint8_t *buf, size_t cap, uint8_t **frame, GErro
 		return set_error(err, errno, "read from tap"), -1;
 	if (n == 0)
 		return set_error(err, 0, "read from tap: end of file"), -1;
+	return tap_fixup(t, buf, (size_t)n, frame);
+}
+
+ssize_t tap_fixup(struct tap *t, uint8_t *buf, size_t n, uint8_t **frame)
+{
 	if (!t->vnet) {
 		*frame = buf;
-		return n;
+		return (ssize_t)n;
 	}
-	if ((size_t)n <= t->vnet_len)
+	if (n <= t->vnet_len)
 		return TAP_DROPPED;
 	struct virtio_net_hdr h;
 	memcpy(&h, buf, sizeof(h));
 	*frame = buf + t->vnet_len;
-	size_t len = (size_t)n - t->vnet_len;
+	size_t len = n - t->vnet_len;
 	return fix_incoming(t, &h, *frame, len) ? (ssize_t)len : TAP_DROPPED;
 }
 

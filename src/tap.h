@@ -30,5 +30,10 @@ void tap_init(struct tap *t, int fd, unsigned mtu);
  */
 #define TAP_DROPPED (-2)
 ssize_t tap_read(struct tap *t, uint8_t *buf, size_t cap, uint8_t **frame, GError **err);
+/*
+ * The fix-up part of tap_read(), without I/O (the fuzzer's entry point): buf holds n bytes as
+ * read from the tap. Same results as tap_read(), except that it never fails fatally.
+ */
+ssize_t tap_fixup(struct tap *t, uint8_t *buf, size_t n, uint8_t **frame);
 /* Write one frame from libslirp; false if it was dropped (the namespace is not keeping up). */
 bool tap_write(struct tap *t, const void *frame, size_t len);
