@@ -1,0 +1,308 @@
+#!/usr/bin/python3
+"""bench.py - helpers for contrib/bench/run.sh (`make bench`).
+
+Small TCP tools the benchmark runs on either side of a contender, and the summary:
+
+  conn-server ADDR PORT          accept forever; send one byte to each client, then close.
+  conn-client ADDR PORT N        connection setup latency: N times connect(), read the first
+                                 byte, close; prints "p50 p99" in microseconds.
+  pp-server ADDR PORT            echo server for pp-client (used when sockperf is missing).
+  pp-client ADDR PORT SECONDS    TCP request/response latency: one 14-byte request, wait for
+                                 the whole echo, repeat for SECONDS; prints "p50 p99" (µs RTT).
+  summarise SAMPLES OUTDIR MACHINE
+                                 medians over rounds, ratios of slirpns to the others,
+                                 PASS/MISS against the targets; writes OUTDIR/results.csv,
+                                 OUTDIR/results.md and the chart's data files, prints the table.
+
+Servers print "ready" once they listen. Everything here is standard library only.
+"""
+
+import csv
+import socket
+import statistics
+import sys
+import time
+
+MSG_SIZE = 14  # sockperf's default message size
+
+
+def percentile(values, pct):
+    """Nearest-rank percentile of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, int(round(pct / 100.0 * len(ordered) + 0.5)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def listen(addr, port):
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((addr, int(port)))
+    srv.listen(128)
+    print("ready", flush=True)
+    return srv
+
+
+def conn_server(addr, port):
+    srv = listen(addr, port)
+    while True:
+        conn, _ = srv.accept()
+        try:
+            conn.sendall(b"x")
+        except OSError:
+            pass
+        conn.close()
+
+
+def conn_client(addr, port, count):
+    times = []
+    for _ in range(int(count)):
+        start = time.perf_counter_ns()
+        sock = socket.create_connection((addr, int(port)), timeout=10)
+        first = sock.recv(1)
+        elapsed = time.perf_counter_ns() - start
+        sock.close()
+        if first != b"x":
+            sys.exit("conn-client: no first byte from the server")
+        times.append(elapsed / 1000.0)
+    print("%.1f %.1f" % (statistics.median(times), percentile(times, 99)))
+
+
+def recv_exactly(sock, size):
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("peer closed")
+        data += chunk
+    return data
+
+
+def pp_server(addr, port):
+    srv = listen(addr, port)
+    while True:
+        conn, _ = srv.accept()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            while True:
+                conn.sendall(recv_exactly(conn, MSG_SIZE))
+        except (ConnectionError, OSError):
+            conn.close()
+
+
+def pp_client(addr, port, seconds):
+    sock = socket.create_connection((addr, int(port)), timeout=10)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    msg = b"p" * MSG_SIZE
+    times = []
+    end = time.monotonic() + float(seconds)
+    while time.monotonic() < end:
+        start = time.perf_counter_ns()
+        sock.sendall(msg)
+        recv_exactly(sock, MSG_SIZE)
+        times.append((time.perf_counter_ns() - start) / 1000.0)
+    sock.close()
+    print("%.1f %.1f" % (statistics.median(times), percentile(times, 99)))
+
+
+# ---- summary ------------------------------------------------------------------------------
+
+CONTENDERS = ["slirpns", "slirp4netns", "pasta"]
+NOISY = 0.25  # a median is marked "~" when some sample is further than this from it
+
+# metric: (label, unit, higher_is_better, {mtu or None: target}, target kind)
+# Target kinds: "ratio" compares slirpns / slirp4netns; "abs" compares slirpns' own value.
+METRICS = [
+    ("tput_ns_host", "throughput ns->host (10.0.2.2 = host loopback)", "Gbit/s", True,
+     {"1500": 5.0, "65520": 1.5}, "ratio"),
+    ("tput_host_ns_fwd", "throughput host->ns, forward, non-loopback client", "Gbit/s", True,
+     {"1500": 3.0, "65520": 1.2}, "ratio"),
+    ("tput_host_ns_lo", "throughput host->ns, forward, loopback client", "Gbit/s", True,
+     {"1500": 8.0, "65520": 2.5}, "ratio"),
+    ("lat_p50", "TCP request/response RTT ns->host, median", "us", False,
+     {None: 0.8}, "ratio"),
+    ("lat_p99", "TCP request/response RTT ns->host, p99", "us", False, {}, "ratio"),
+    ("conn_p50", "connection setup via forward (connect+first byte), median", "us", False,
+     {None: 1.0}, "ratio"),
+    ("conn_p99", "connection setup via forward (connect+first byte), p99", "us", False,
+     {}, "ratio"),
+    ("cpu_ns_host", "daemon CPU per GB, ns->host", "s/GB", False, {"1500": 0.5}, "ratio"),
+    ("cpu_host_ns_fwd", "daemon CPU per GB, host->ns, non-loopback client", "s/GB", False,
+     {"1500": 0.5}, "ratio"),
+    ("cpu_host_ns_lo", "daemon CPU per GB, host->ns, loopback client", "s/GB", False,
+     {"1500": 0.5}, "ratio"),
+    ("rss_peak", "peak RSS (VmHWM) after the runs", "MiB", False, {None: 1.2}, "ratio"),
+    ("idle_wakeups", "idle wake-ups (context switches), no traffic", "1/s", False,
+     {None: 0.5}, "abs"),
+    ("exec_ready", "exec-to-ready", "ms", False, {None: 1.0}, "ratio"),
+]
+
+
+def load_samples(path):
+    """{(metric, mtu, contender): [values]} from run.sh's samples.csv."""
+    samples = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            try:
+                value = float(row["value"])
+            except ValueError:
+                continue
+            key = (row["metric"], row["mtu"], row["contender"])
+            samples.setdefault(key, []).append(value)
+    return samples
+
+
+def fmt(value):
+    if value is None:
+        return "-"
+    if value >= 100:
+        return "%.0f" % value
+    if value >= 10:
+        return "%.1f" % value
+    return "%.3g" % value
+
+
+def judge(higher_better, kind, target, own, ratio):
+    """PASS/MISS for one row, or "" when it has no target, "n/a" when it cannot be judged."""
+    if target is None:
+        return ""
+    value = own if kind == "abs" else ratio
+    if value is None:
+        return "n/a"
+    ok = value >= target if higher_better else value <= target
+    return "PASS" if ok else "MISS"
+
+
+def target_text(higher_better, kind, target):
+    if target is None:
+        return ""
+    if kind == "abs":
+        return "<= %g absolute" % target
+    return ("%s %gx" % (">=" if higher_better else "<=", target))
+
+
+def summarise(samples_path, outdir, machine_path):
+    samples = load_samples(samples_path)
+    mtus = sorted({k[1] for k in samples}, key=int)
+    rows = []
+    for metric, label, unit, higher, targets, kind in METRICS:
+        for mtu in mtus:
+            med, count, noisy = {}, {}, {}
+            for c in CONTENDERS:
+                values = samples.get((metric, mtu, c))
+                med[c] = statistics.median(values) if values else None
+                count[c] = len(values) if values else 0
+                noisy[c] = bool(med[c]) and max(abs(v - med[c]) for v in values) > \
+                    NOISY * abs(med[c])
+            if not any(count.values()):
+                continue
+            ratio = {}
+            for other in ("slirp4netns", "pasta"):
+                if med["slirpns"] is not None and med[other]:
+                    ratio[other] = med["slirpns"] / med[other]
+                else:
+                    ratio[other] = None
+            target = targets.get(mtu, targets.get(None))
+            rows.append({
+                "metric": metric, "label": label, "unit": unit, "mtu": mtu,
+                "med": med, "n": count, "ratio": ratio, "noisy": noisy,
+                "target": target_text(higher, kind, target),
+                "result": judge(higher, kind, target, med["slirpns"], ratio["slirp4netns"]),
+                "higher": higher,
+            })
+    write_csv(rows, outdir + "/results.csv")
+    table = markdown(rows)
+    with open(machine_path) as f:
+        machine = f.read()
+    with open(outdir + "/results.md", "w") as f:
+        f.write("# slirpns benchmark\n\n" + machine + "\n" + table)
+    write_chart_data(rows, outdir)
+    print(table, end="")
+
+
+def write_csv(rows, path):
+    with open(path, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["metric", "description", "unit", "mtu", "slirpns", "slirp4netns", "pasta",
+                      "ratio_slirpns_slirp4netns", "ratio_slirpns_pasta", "samples_slirpns",
+                      "samples_slirp4netns", "samples_pasta", "target", "result"])
+        for r in rows:
+            out.writerow([r["metric"], r["label"], r["unit"], r["mtu"]] +
+                         ["" if r["med"][c] is None else "%.6g" % r["med"][c]
+                          for c in CONTENDERS] +
+                         ["" if r["ratio"][o] is None else "%.4g" % r["ratio"][o]
+                          for o in ("slirp4netns", "pasta")] +
+                         [r["n"][c] for c in CONTENDERS] + [r["target"], r["result"]])
+
+
+def markdown(rows):
+    lines = ["| measurement | MTU | unit | slirpns | slirp4netns | pasta "
+             "| slirpns/slirp4netns | slirpns/pasta | target | result |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---|---|"]
+    for r in rows:
+        ratios = ["%.2fx" % r["ratio"][o] if r["ratio"][o] is not None else "-"
+                  for o in ("slirp4netns", "pasta")]
+        cells = [fmt(r["med"][c]) + ("~" if r["noisy"][c] else "") for c in CONTENDERS]
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % tuple(
+            [r["label"], r["mtu"], r["unit"]] + cells +
+            [ratios[0], ratios[1], r["target"], r["result"]]))
+    judged = [r for r in rows if r["result"] in ("PASS", "MISS")]
+    missed = [r for r in judged if r["result"] == "MISS"]
+    lines.append("")
+    lines.append("Values are medians over rounds (~: a sample lies more than %d%% from the "
+                 "median; samples.csv has them all). Ratios are slirpns / other. "
+                 "Targets: %d of %d met." % (NOISY * 100, len(judged) - len(missed), len(judged)))
+    for r in missed:
+        lines.append("MISS: %s at MTU %s (target %s)" % (r["label"], r["mtu"], r["target"]))
+    return "\n".join(lines) + "\n"
+
+
+def chart_value(value):
+    return "NaN" if value is None else "%.6g" % value
+
+
+SHORT = {
+    "tput_ns_host": "ns->host", "tput_host_ns_fwd": "fwd non-lo", "tput_host_ns_lo": "fwd lo",
+    "lat_p50": "RTT p50", "lat_p99": "RTT p99", "conn_p50": "conn p50", "conn_p99": "conn p99",
+    "cpu_ns_host": "CPU/GB ns->host", "cpu_host_ns_fwd": "CPU/GB fwd", "cpu_host_ns_lo":
+    "CPU/GB fwd lo", "rss_peak": "peak RSS", "idle_wakeups": "idle wakeups",
+    "exec_ready": "exec-to-ready",
+}
+
+
+def write_chart_data(rows, outdir):
+    """chart-tput.dat: absolute throughput; chart-ratio.dat: 'goodness' ratios for the rest."""
+    with open(outdir + "/chart-tput.dat", "w") as f:
+        f.write("# label slirpns slirp4netns pasta (Gbit/s)\n")
+        for r in rows:
+            if r["metric"].startswith("tput_"):
+                f.write('"%s %s" %s\n' % (SHORT[r["metric"]], r["mtu"], " ".join(
+                    chart_value(r["med"][c]) for c in CONTENDERS)))
+    with open(outdir + "/chart-ratio.dat", "w") as f:
+        # How many times better slirpns is than each other contender (>1 = slirpns better).
+        f.write("# label better_than_slirp4netns better_than_pasta\n")
+        for r in rows:
+            values = []
+            for o in ("slirp4netns", "pasta"):
+                ratio = r["ratio"][o]
+                if ratio:
+                    values.append(ratio if r["higher"] else 1.0 / ratio)
+                else:
+                    values.append(None)
+            f.write('"%s %s" %s\n' % (SHORT[r["metric"]], r["mtu"],
+                                      " ".join(chart_value(v) for v in values)))
+
+
+def main(argv):
+    commands = {
+        "conn-server": (conn_server, 2), "conn-client": (conn_client, 3),
+        "pp-server": (pp_server, 2), "pp-client": (pp_client, 3),
+        "summarise": (summarise, 3),
+    }
+    if len(argv) < 2 or argv[1] not in commands or len(argv) - 2 != commands[argv[1]][1]:
+        sys.exit(__doc__)
+    func, _ = commands[argv[1]]
+    func(*argv[2:])
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,122 @@
+# shellcheck shell=bash
+# measure.sh - the measurements of contrib/bench/run.sh (sourced, not run).
+#
+# Every function takes the running instance from start_instance (NSPID, DPID, IN_NS) and
+# appends its samples to $SAMPLES with record METRIC VALUE (the current ROUND, CONTENDER, MTU).
+# Paths measured (host = the bench's private host network namespace):
+#   ns->host      client in the namespace -> 10.0.2.2:$PORT_IPERF, which every contender maps
+#                 to the host's loopback (pasta through its gateway mapping);
+#   host->ns fwd  client bound to 192.0.2.1 (an address on the bench's dummy/ifb interface)
+#                 -> 192.0.2.1:$FWD_BASE, the forward to the namespace's $PORT_IPERF;
+#   host->ns lo   client on 127.0.0.1 -> 127.0.0.1:$FWD_BASE.
+
+record() { echo "$ROUND,$CONTENDER,$MTU,$1,$2" >>"$SAMPLES"; }
+
+# run_at ns|host SECONDS CMD...: run CMD in the namespace (as the user) or on the host, killed
+# after SECONDS.
+run_at() {
+	local where=$1 limit=$2
+	shift 2
+	if [ "$where" = ns ]; then
+		timeout -k 5 "$limit" "${IN_NS[@]}" "$@"
+	else
+		timeout -k 5 "$limit" "$@"
+	fi
+}
+
+# The three iperf3 client invocations, by path: iperf3_args PATH -> IPERF_AT, IPERF_ARGS.
+iperf3_args() {
+	case $1 in
+	ns_host) IPERF_AT=ns IPERF_ARGS=(-c 10.0.2.2 -p "$PORT_IPERF") ;;
+	host_ns_fwd) IPERF_AT=host IPERF_ARGS=(-c 192.0.2.1 -B 192.0.2.1 -p "$FWD_BASE") ;;
+	host_ns_lo) IPERF_AT=host IPERF_ARGS=(-c 127.0.0.1 -p "$FWD_BASE") ;;
+	esac
+}
+
+# iperf3_json PATH EXTRA-ARGS...: one iperf3 run, JSON on stdout; 1 when it failed (the
+# caller then restarts the iperf3 servers: a client killed mid-test can leave one busy).
+iperf3_json() {
+	local path=$1 out
+	shift
+	iperf3_args "$path"
+	out=$(run_at "$IPERF_AT" $((BENCH_SECONDS + 60)) iperf3 -J --connect-timeout 5000 \
+		"${IPERF_ARGS[@]}" "$@" 2>&1)
+	if ! jq -e '.end.sum_received.bytes > 0' <<<"$out" >/dev/null 2>&1; then
+		warn "iperf3 $path failed: $(jq -r '.error // empty' <<<"$out" 2>/dev/null || echo "$out" | tail -n 2)"
+		return 1
+	fi
+	echo "$out"
+}
+
+# Throughput for BENCH_SECONDS, Gbit/s at the receiver.
+measure_tput() { # PATH
+	local out
+	out=$(iperf3_json "$1" -t "$BENCH_SECONDS") || { restart_iperf_servers; return 0; }
+	record "tput_$1" "$(jq -r '.end.sum_received.bits_per_second / 1e9' <<<"$out")"
+}
+
+# Daemon CPU time (user + system, all threads) in clock ticks.
+cpu_ticks() {
+	local stat
+	stat=$(cat "/proc/$1/stat") || return 1
+	stat=${stat##*) } # fields from the 3rd (state) on: utime is the 12th, stime the 13th
+	read -r -a f <<<"$stat"
+	echo $((f[11] + f[12]))
+}
+
+# Daemon CPU seconds per GB (10^9 bytes) over a transfer of BENCH_CPU_MB megabytes.
+measure_cpu() { # PATH
+	local before after out bytes
+	before=$(cpu_ticks "$DPID") || return 0
+	out=$(iperf3_json "$1" -n "$((BENCH_CPU_MB * 1000000))") || { restart_iperf_servers; return 0; }
+	after=$(cpu_ticks "$DPID") || return 0
+	bytes=$(jq -r '.end.sum_received.bytes' <<<"$out")
+	record "cpu_$1" "$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v b="$bytes" \
+		'BEGIN { printf "%.4f", t / hz / (b / 1e9) }')"
+}
+
+# TCP ping-pong latency, namespace -> host: median and p99 round trip in µs.
+measure_latency() {
+	local out p50 p99
+	if [ "$HAVE_SOCKPERF" = 1 ]; then
+		out=$(run_at ns $((BENCH_LAT_SECONDS + 30)) sockperf ping-pong --tcp -i 10.0.2.2 \
+			-p "$PORT_PP" -t "$BENCH_LAT_SECONDS" --full-rtt 2>&1)
+		p50=$(sed -n 's/.*percentile 50\.000 = *\([0-9.]*\).*/\1/p' <<<"$out")
+		p99=$(sed -n 's/.*percentile 99\.000 = *\([0-9.]*\).*/\1/p' <<<"$out")
+	else
+		out=$(run_at ns $((BENCH_LAT_SECONDS + 30)) "$PY" "$W/bench.py" pp-client 10.0.2.2 \
+			"$PORT_PP" "$BENCH_LAT_SECONDS" 2>&1)
+		read -r p50 p99 <<<"$out"
+	fi
+	if [ -z "$p50" ] || [ -z "$p99" ]; then
+		warn "latency run failed: $(tail -n 2 <<<"$out")"
+		return 0
+	fi
+	record lat_p50 "$p50"
+	record lat_p99 "$p99"
+}
+
+# Connection setup through the forward from 127.0.0.1: connect + first byte, µs.
+measure_connect() {
+	local out p50 p99
+	out=$(run_at host 120 "$PY" "$W/bench.py" conn-client 127.0.0.1 "$((FWD_BASE + 1))" \
+		"$BENCH_CONNS" 2>&1)
+	read -r p50 p99 <<<"$out"
+	if ! [[ "$p50" =~ ^[0-9.]+$ ]]; then
+		warn "connection setup run failed: $(tail -n 2 <<<"$out")"
+		return 0
+	fi
+	record conn_p50 "$p50"
+	record conn_p99 "$p99"
+}
+
+# Peak RSS (VmHWM) in MiB.
+measure_rss() {
+	record rss_peak "$(awk '/^VmHWM:/ { printf "%.2f", $2 / 1024 }' "/proc/$DPID/status")"
+}
+
+# Context switches (voluntary + involuntary) of all the daemon's threads so far.
+ctxt_switches() {
+	cat "/proc/$1"/task/*/status 2>/dev/null |
+		awk '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { print s + 0 }'
+}

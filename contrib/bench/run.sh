@@ -1,0 +1,315 @@
+#!/bin/bash
+# run.sh - `make bench`: slirpns side by side with slirp4netns and, when installed, pasta.
+#
+# What it measures, for every contender at MTU 1500 and 65520 (contrib/bench/README.md):
+#   1-3 throughput (iperf3, Gbit/s at the receiver): namespace -> host (10.0.2.2, the host's
+#       loopback); host -> namespace through a port forward from a non-loopback host address
+#       (192.0.2.1); and through the same forward from 127.0.0.1;
+#   4   TCP request/response round trip namespace -> host, median and p99 (sockperf
+#       ping-pong, or bench.py pp-client when sockperf is missing);
+#   5   connection setup through the forward from 127.0.0.1 (connect + first byte);
+#   6   daemon CPU seconds per GB: utime+stime from /proc/PID/stat around a fixed-size
+#       iperf3 -n transfer on each of the three paths;
+#   7   peak RSS: VmHWM after all the runs;
+#   8   idle wake-ups per second: context switches of a fresh daemon (forwards set up, no
+#       traffic) over BENCH_IDLE_SECONDS;
+#   9   exec-to-ready: from just before the daemon is started until its ready fd reads "1"
+#       (pasta: until its foreground process exits once initialised), median of BENCH_STARTS.
+# How: it re-executes itself inside private network, mount and PID namespaces, so traffic only
+# ever goes to loopback, to 192.0.2.1 on a dummy (or ifb) interface it makes there, and to
+# 10.0.2.0/24 inside container namespaces it makes; every process it starts dies with it.
+# Daemons run as an unprivileged user (setpriv), each in a fresh user+net namespace, with
+# podman's flags (contenders.sh). Contenders alternate within every round; bench.py takes the
+# medians over rounds and writes bench-out/{samples.csv,results.csv,results.md,chart.png}.
+#
+# Usage: contrib/bench/run.sh [SLIRPNS-BINARY]        (`make bench` passes the built one)
+# Environment (defaults): BENCH_ROUNDS=3 BENCH_SECONDS=3 (per iperf3 run) BENCH_CPU_MB=1000
+#   BENCH_LAT_SECONDS=2 BENCH_CONNS=200 BENCH_STARTS=5 BENCH_IDLE_SECONDS=10
+#   BENCH_MTUS="1500 65520" BENCH_CONTENDERS="slirpns slirp4netns pasta" BENCH_OUT=./bench-out
+#   BENCH_USER (as root; default slirpns-test, else nobody) BENCH_SLIRPNS_FLAGS (extra flags
+#   for slirpns only, e.g. --port-fast-path=off).
+set -uo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+: "${BENCH_ROUNDS:=3}" "${BENCH_SECONDS:=3}" "${BENCH_CPU_MB:=1000}" "${BENCH_LAT_SECONDS:=2}"
+: "${BENCH_CONNS:=200}" "${BENCH_STARTS:=5}" "${BENCH_IDLE_SECONDS:=10}" "${BENCH_IDLE_SETTLE:=3}"
+: "${BENCH_MTUS:=1500 65520}" "${BENCH_CONTENDERS:=slirpns slirp4netns pasta}"
+: "${BENCH_OUT:=$PWD/bench-out}"
+PORT_IPERF=5201     # iperf3 servers, on the host and in the namespace
+PORT_CONN=7000      # the namespace's connection-setup server
+PORT_PP=11111       # the host's ping-pong server
+FWD_BASE=15000      # forwards: 15000 -> ns $PORT_IPERF, 15001 -> ns $PORT_CONN
+IDLE_FWD_BASE=16000 # the idle instances' forwards, two ports each
+
+say() { echo "bench: $*"; }
+warn() { echo "bench: warning: $*" >&2; }
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+# ---- before isolation: arguments and tools ----------------------------------------------
+
+# Check the tools; drop optional contenders that are not installed. Sets HAVE_SOCKPERF.
+check_tools() {
+	local missing=() tool
+	for tool in iperf3 jq socat ip ss unshare nsenter setpriv timeout awk; do
+		command -v "$tool" >/dev/null || missing+=("$tool")
+	done
+	PY=/usr/bin/python3
+	[ -x "$PY" ] || PY=$(command -v python3) || missing+=(python3)
+	[ -x "$SLIRPNS" ] || die "no slirpns binary at $SLIRPNS (run make, or pass its path)"
+	SLIRP4NETNS_BIN=$(command -v slirp4netns) || missing+=(slirp4netns)
+	[ ${#missing[@]} = 0 ] || die "missing: ${missing[*]}. On Debian: apt-get install iperf3 jq \
+socat iproute2 util-linux python3 slirp4netns (optional: passt for pasta, sockperf, gnuplot-nox)"
+	if ! command -v pasta >/dev/null && [[ " $BENCH_CONTENDERS " == *" pasta "* ]]; then
+		say "pasta is not installed (apt-get install passt): benchmarking without it"
+		BENCH_CONTENDERS=${BENCH_CONTENDERS//pasta/}
+	fi
+	HAVE_SOCKPERF=0
+	if command -v sockperf >/dev/null; then
+		HAVE_SOCKPERF=1
+	else
+		say "sockperf is not installed (apt-get install sockperf): latency uses bench.py's ping-pong"
+	fi
+	command -v gnuplot >/dev/null ||
+		say "gnuplot is not installed (apt-get install gnuplot-nox): no chart"
+}
+
+# Re-execute inside private host namespaces (as lib.sh of the integration tests does).
+isolate() {
+	export SLIRPNS SLIRP4NETNS_BIN PY HAVE_SOCKPERF BENCH_CONTENDERS BENCH_OUT BENCH_ISOLATED=1
+	export BENCH_ROUNDS BENCH_SECONDS BENCH_CPU_MB BENCH_LAT_SECONDS BENCH_CONNS BENCH_STARTS
+	export BENCH_IDLE_SECONDS BENCH_IDLE_SETTLE BENCH_MTUS
+	if [ "$(id -u)" = 0 ]; then
+		exec unshare --net --mount --pid --fork --mount-proc --propagation private \
+			bash "$0" "$@"
+	fi
+	exec unshare --user --map-root-user --net --mount --pid --fork --mount-proc \
+		--propagation private bash "$0" "$@"
+}
+
+if [ -z "${BENCH_ISOLATED:-}" ]; then
+	SLIRPNS=${1:-${SLIRPNS:-$BENCH_DIR/../../src/slirpns}}
+	[ -e "$SLIRPNS" ] && SLIRPNS=$(cd "$(dirname "$SLIRPNS")" && pwd)/$(basename "$SLIRPNS")
+	check_tools
+	mkdir -p "$BENCH_OUT" || die "cannot create $BENCH_OUT"
+	BENCH_OUT=$(cd "$BENCH_OUT" && pwd)
+	isolate "$@"
+fi
+
+# ---- inside the private host namespaces -------------------------------------------------
+
+# shellcheck source=contenders.sh
+. "$BENCH_DIR/contenders.sh"
+# shellcheck source=measure.sh
+. "$BENCH_DIR/measure.sh"
+
+# The unprivileged user and the scratch directory: sets AS_USER, BENCH_UID/GID, W.
+setup_user() {
+	W=$(mktemp -d /tmp/slirpns-bench.XXXXXX)
+	chmod 755 "$W"
+	trap 'rm -rf "$W"' EXIT
+	AS_USER=() BENCH_UID="" BENCH_GID=""
+	if [ "$(id -u)" = 0 ] && [ "$(awk '{ print $1 $2; exit }' /proc/self/uid_map)" = 00 ]; then
+		if [ -z "${BENCH_USER:-}" ]; then
+			BENCH_USER=nobody
+			id slirpns-test >/dev/null 2>&1 && BENCH_USER=slirpns-test
+		fi
+		if ! BENCH_UID=$(id -u "$BENCH_USER") || ! BENCH_GID=$(id -g "$BENCH_USER"); then
+			die "no user $BENCH_USER"
+		fi
+		AS_USER=(setpriv --reuid="$BENCH_UID" --regid="$BENCH_GID" --clear-groups)
+		"${AS_USER[@]}" test -w /dev/net/tun ||
+			die "/dev/net/tun is not usable by $BENCH_USER (chmod 0666 /dev/net/tun)"
+	else
+		BENCH_USER=$(id -un)
+	fi
+	# The user gets its own copies: the build tree may be unreadable to it.
+	cp "$SLIRPNS" "$W/slirpns" || die "cannot copy $SLIRPNS to $W"
+	cp "$BENCH_DIR/bench.py" "$W/bench.py" || die "cannot copy bench.py to $W"
+	chmod 755 "$W/slirpns" "$W/bench.py"
+	SLIRPNS_BIN=$W/slirpns
+}
+
+# The private host network: loopback, and 192.0.2.1/24 on a dummy interface (ifb when this
+# kernel has no dummy driver) with a default route through it, from which pasta takes its
+# template interface. Nothing is reachable through that route: it ends in this namespace.
+setup_host_net() {
+	ip link set lo up
+	ip link add bench0 type dummy 2>/dev/null || ip link add bench0 type ifb ||
+		die "cannot create a dummy or ifb interface"
+	ip link set bench0 up
+	ip addr add 192.0.2.1/24 dev bench0
+	ip route add default via 192.0.2.254 dev bench0
+}
+
+# wait_listen ns|host PORT: until something listens on TCP PORT there (~5 s).
+wait_listen() {
+	local where=$1 port=$2 _
+	for _ in $(seq 100); do
+		if [ "$where" = ns ]; then
+			"${IN_NS[@]}" ss -Hltn "sport = :$port" | grep -q . && return 0
+		else
+			ss -Hltn "sport = :$port" | grep -q . && return 0
+		fi
+		sleep 0.05
+	done
+	warn "nothing listens on $where port $port"
+	return 1
+}
+
+# The host's servers: iperf3 and the ping-pong server, on all addresses.
+start_host_iperf() {
+	iperf3 -s -p "$PORT_IPERF" >>"$W/iperf3-host.log" 2>&1 &
+	HOST_IPERF_PID=$!
+	disown "$HOST_IPERF_PID"
+	wait_listen host "$PORT_IPERF"
+}
+start_host_servers() {
+	start_host_iperf || die "the host's iperf3 server did not start"
+	if [ "$HAVE_SOCKPERF" = 1 ]; then
+		sockperf server --tcp -i 0.0.0.0 -p "$PORT_PP" >"$W/sockperf.log" 2>&1 &
+	else
+		"$PY" "$W/bench.py" pp-server 0.0.0.0 "$PORT_PP" >"$W/pp.log" 2>&1 &
+	fi
+	disown $!
+	wait_listen host "$PORT_PP" || die "the host's ping-pong server did not start"
+}
+
+# The namespace's servers for the current instance: iperf3 and the connection-setup server.
+start_ns_iperf() {
+	"${IN_NS[@]}" iperf3 -s -p "$PORT_IPERF" >>"$INST_DIR/iperf3-ns.log" 2>&1 &
+	NS_IPERF_PID=$!
+	disown "$NS_IPERF_PID"
+	wait_listen ns "$PORT_IPERF"
+}
+start_ns_servers() {
+	"${IN_NS[@]}" "$PY" "$W/bench.py" conn-server 0.0.0.0 "$PORT_CONN" \
+		>"$INST_DIR/conn-server.log" 2>&1 &
+	NS_CONN_PID=$!
+	disown "$NS_CONN_PID"
+	start_ns_iperf && wait_listen ns "$PORT_CONN"
+}
+
+# After a failed iperf3 run: fresh servers on both sides.
+restart_iperf_servers() {
+	local pid
+	for pid in "$HOST_IPERF_PID" "$NS_IPERF_PID"; do
+		[ -z "$pid" ] || kill -KILL "$pid" 2>/dev/null
+	done
+	wait_gone "$HOST_IPERF_PID"
+	wait_gone "$NS_IPERF_PID"
+	start_host_iperf
+	start_ns_iperf
+}
+
+record_ready() { record exec_ready "$(awk -v us="$READY_US" 'BEGIN { printf "%.2f", us / 1000 }')"; }
+
+# One instance of $CONTENDER at $MTU through all the traffic measurements.
+bench_instance() {
+	NS_IPERF_PID="" NS_CONN_PID=""
+	start_instance "$CONTENDER" "$MTU" "$FWD_BASE" || return 0
+	record_ready
+	if start_ns_servers; then
+		local path
+		for path in ns_host host_ns_fwd host_ns_lo; do measure_tput "$path"; done
+		for path in ns_host host_ns_fwd host_ns_lo; do measure_cpu "$path"; done
+		measure_latency
+		measure_connect
+		measure_rss
+	fi
+	stop_instance "$DPID" "$NSPID" "$NS_IPERF_PID" "$NS_CONN_PID"
+}
+
+# The rest of the BENCH_STARTS exec-to-ready samples (bench_instance took the first).
+bench_starts() {
+	local i
+	for ((i = 1; i < BENCH_STARTS; i++)); do
+		start_instance "$CONTENDER" "$MTU" "$FWD_BASE" || continue
+		record_ready
+		stop_instance "$DPID" "$NSPID"
+	done
+}
+
+# Idle wake-ups: one fresh instance of every contender at every MTU, all idle at once.
+bench_idle() {
+	local i=0 k t0 t1 dpids=() nspids=() who=() mtus=() before=()
+	for MTU in $BENCH_MTUS; do
+		for CONTENDER in $BENCH_CONTENDERS; do
+			start_instance "$CONTENDER" "$MTU" $((IDLE_FWD_BASE + 2 * i)) || continue
+			dpids+=("$DPID") nspids+=("$NSPID") who+=("$CONTENDER") mtus+=("$MTU")
+			i=$((i + 1))
+		done
+	done
+	say "round $ROUND: ${#dpids[@]} daemons idle for ${BENCH_IDLE_SECONDS} s"
+	sleep "$BENCH_IDLE_SETTLE"
+	t0=$(now_us)
+	for k in "${!dpids[@]}"; do before[k]=$(ctxt_switches "${dpids[k]}"); done
+	sleep "$BENCH_IDLE_SECONDS"
+	t1=$(now_us)
+	for k in "${!dpids[@]}"; do
+		CONTENDER=${who[k]} MTU=${mtus[k]}
+		record idle_wakeups "$(awk -v n=$(($(ctxt_switches "${dpids[k]}") - before[k])) \
+			-v us=$((t1 - t0)) 'BEGIN { printf "%.2f", n / (us / 1e6) }')"
+		stop_instance "${dpids[k]}" "${nspids[k]}"
+	done
+}
+
+# The latency tool, for the description.
+latency_tool() {
+	if [ "$HAVE_SOCKPERF" = 1 ]; then
+		echo "sockperf $(sockperf --version 2>&1 | sed -n 's/.*version //p' | head -n 1) ping-pong --tcp --full-rtt"
+	else
+		echo "bench.py ping-pong"
+	fi
+}
+
+# The machine and the contenders, as markdown lines (also at the top of results.md).
+describe_machine() {
+	local pasta_version="not benchmarked" cpu
+	[[ " $BENCH_CONTENDERS " == *" pasta "* ]] &&
+		pasta_version="passt $(dpkg-query -W -f '${Version}' passt 2>/dev/null || echo "(version unknown)")"
+	cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+	cat <<-EOF
+		- date: $(date -u '+%Y-%m-%d %H:%M UTC')
+		- machine: $(nproc) CPUs, $cpu, kernel $(uname -r); load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)
+		- slirpns: $("$SLIRPNS_BIN" --version 2>/dev/null | head -n 1) ($SLIRPNS) ${BENCH_SLIRPNS_FLAGS:-}
+		- slirp4netns: $("$SLIRP4NETNS_BIN" --version 2>/dev/null | head -n 1), $("$SLIRP4NETNS_BIN" --version 2>/dev/null | grep '^libslirp')
+		- pasta: $pasta_version
+		- daemons run as user $BENCH_USER, each in a fresh user+net namespace; slirpns and slirp4netns: --configure --enable-sandbox --enable-seccomp --enable-ipv6, forwards through the API socket; pasta: --config-net -t FORWARDS -T none -U none -u none
+		- $BENCH_ROUNDS rounds (contenders alternate within each); iperf3 ${BENCH_SECONDS} s per run; CPU/GB over ${BENCH_CPU_MB} MB transfers (GB = 10^9 bytes); latency: $(latency_tool), 14-byte messages, ${BENCH_LAT_SECONDS} s; $BENCH_CONNS connections; $BENCH_STARTS starts; idle ${BENCH_IDLE_SECONDS} s
+	EOF
+}
+
+main() {
+	setup_user
+	setup_host_net
+	start_host_servers
+	CLK_TCK=$(getconf CLK_TCK)
+	SAMPLES=$BENCH_OUT/samples.csv
+	echo "round,contender,mtu,metric,value" >"$SAMPLES"
+	describe_machine >"$BENCH_OUT/machine.md"
+	cat "$BENCH_OUT/machine.md"
+	for ((ROUND = 1; ROUND <= BENCH_ROUNDS; ROUND++)); do
+		for MTU in $BENCH_MTUS; do
+			for CONTENDER in $BENCH_CONTENDERS; do
+				say "round $ROUND/$BENCH_ROUNDS: $CONTENDER at MTU $MTU"
+				bench_instance
+				bench_starts
+			done
+		done
+		bench_idle
+	done
+	echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the numbers)" >>"$BENCH_OUT/machine.md"
+	echo
+	"$PY" "$BENCH_DIR/bench.py" summarise "$SAMPLES" "$BENCH_OUT" "$BENCH_OUT/machine.md" ||
+		die "summary failed"
+	if command -v gnuplot >/dev/null; then
+		gnuplot -e "outdir='$BENCH_OUT'" "$BENCH_DIR/chart.gp" || warn "gnuplot failed"
+	fi
+	echo
+	say "wrote $BENCH_OUT/results.md, results.csv, samples.csv$(command -v gnuplot >/dev/null && echo ", chart.png")"
+}
+
+main
