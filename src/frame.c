@@ -9,8 +9,12 @@
  *    raises the MSS option of SYNs to what libslirp's (large) MTU allows, so libslirp sends
  *    big segments even when the namespace's MTU is 1500;
  *  - outgoing: frame_vnet_hdr_out() describes a segment larger than the namespace's MTU as
- *    GSO TCP with the MSS that MTU allows, and marks every frame's checksums as verified
- *    (libslirp computed them), so the namespace's kernel neither re-verifies nor re-segments.
+ *    GSO TCP with the MSS that MTU allows, so the namespace's kernel takes it as one packet
+ *    and does not re-segment it. Every frame is also marked VIRTIO_NET_HDR_F_DATA_VALID
+ *    (libslirp computed its checksums), but tun ignores that flag on write (only the
+ *    virtio-net driver honours it): the namespace's kernel still verifies every checksum, so a
+ *    frame damaged on its way in is dropped and retransmitted, not delivered. Only damage the
+ *    checksum cannot see gets through; tests/integration/integrity_*.sh compare SHA-256.
  * Only untagged IPv4 and IPv6 (without extension headers before TCP) are touched; anything
  * else passes unchanged. Every offset is bounds-checked: frames come from an untrusted guest.
  */

@@ -6,6 +6,8 @@ each peer address to the file given with --log, so a test can check which source
 connection arrived from. Nothing here talks to anything but the addresses it is given.
 """
 import argparse
+import hashlib
+import random
 import socket
 import struct
 import sys
@@ -150,6 +152,232 @@ def resolve(args):
     sys.exit("no DNS reply")
 
 
+# --- data integrity: hashing sinks and sources, tiny TCP frames, UDP and ICMP echo checks ---
+
+def hash_sink(args):
+    """TCP server: read each connection to EOF, answer "<sha256> <bytes>\\n", close."""
+    s = socket.socket(family_of(args.addr), socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((args.addr, args.port))
+    s.listen(128)
+    print("ready", flush=True)
+
+    def serve(c, peer):
+        log_peer(args.log, peer)
+        with c:
+            h, n, buf = hashlib.sha256(), 0, bytearray(1 << 20)
+            while True:
+                got = c.recv_into(buf)
+                if not got:
+                    break
+                h.update(memoryview(buf)[:got])
+                n += got
+            c.sendall(("%s %d\n" % (h.hexdigest(), n)).encode())
+
+    while True:
+        c, peer = s.accept()
+        threading.Thread(target=serve, args=(c, peer), daemon=True).start()
+
+
+def hash_source(args):
+    """TCP server: send FILE to each connection, then close it."""
+    s = socket.socket(family_of(args.addr), socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((args.addr, args.port))
+    s.listen(128)
+    print("ready", flush=True)
+
+    def serve(c, peer):
+        log_peer(args.log, peer)
+        with c, open(args.file, "rb") as f:
+            c.sendfile(f)
+            c.shutdown(socket.SHUT_WR)
+            c.recv(1)  # wait for the client to close, so nothing is lost to a reset
+
+    while True:
+        c, peer = s.accept()
+        threading.Thread(target=serve, args=(c, peer), daemon=True).start()
+
+
+def connect(args):
+    c = socket.socket(family_of(args.addr), socket.SOCK_STREAM)
+    c.settimeout(args.timeout)
+    if args.bind:
+        c.bind((args.bind, 0))
+    c.connect((args.addr, args.port))
+    return c
+
+
+def hash_put(args):
+    """Send FILE, shut down writing, print the sink's "<sha256> <bytes>" answer."""
+    with connect(args) as c, open(args.file, "rb") as f:
+        c.sendfile(f)
+        c.shutdown(socket.SHUT_WR)
+        out = b""
+        while True:
+            data = c.recv(4096)
+            if not data:
+                break
+            out += data
+    sys.stdout.write(out.decode())
+
+
+def hash_get(args):
+    """Read to EOF from a hash-source, print "<sha256> <bytes>"."""
+    with connect(args) as c:
+        h, n, buf = hashlib.sha256(), 0, bytearray(1 << 20)
+        while True:
+            got = c.recv_into(buf)
+            if not got:
+                break
+            h.update(memoryview(buf)[:got])
+            n += got
+    print("%s %d" % (h.hexdigest(), n))
+
+
+def hash_echo(args):
+    """Against a tcp-echo: send FILE while reading the echo back at the same time (both
+    directions full), print "<sha256> <bytes>" of what came back."""
+    with connect(args) as c, open(args.file, "rb") as f:
+        def send():
+            c.sendfile(f)
+            c.shutdown(socket.SHUT_WR)
+        t = threading.Thread(target=send, daemon=True)
+        t.start()
+        h, n, buf = hashlib.sha256(), 0, bytearray(1 << 20)
+        while True:
+            got = c.recv_into(buf)
+            if not got:
+                break
+            h.update(memoryview(buf)[:got])
+            n += got
+        t.join()
+    print("%s %d" % (h.hexdigest(), n))
+
+
+def tcp_tiny(args):
+    """Against a tcp-echo: COUNT one-byte request/response round trips (TCP_NODELAY, so each
+    byte is its own segment), then COUNT one-byte writes in a burst read back as a whole."""
+    rnd = random.Random(args.seed)
+    with connect(args) as c:
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(args.count):
+            b = bytes([rnd.randrange(256)])
+            c.sendall(b)
+            r = c.recv(16)
+            if r != b:
+                sys.exit("round trip %d: sent %r, echoed %r" % (i, b, r))
+        want = rnd.randbytes(args.count)
+        for i in range(args.count):
+            c.send(want[i:i + 1])
+        got = b""
+        while len(got) < len(want):
+            data = c.recv(65536)
+            if not data:
+                break
+            got += data
+        if got != want:
+            bad = next((i for i in range(min(len(got), len(want))) if got[i] != want[i]),
+                       min(len(got), len(want)))
+            sys.exit("burst of %d one-byte writes: got %d bytes back, first difference at %d"
+                     % (len(want), len(got), bad))
+    print("%d round trips, %d-byte burst ok" % (args.count, args.count))
+
+
+def parse_sizes(spec):
+    """"1-64,100,1472-1474" -> [1..64, 100, 1472, 1473, 1474]"""
+    out = []
+    for part in spec.split(","):
+        lo, _, hi = part.partition("-")
+        out.extend(range(int(lo), int(hi or lo) + 1))
+    return out
+
+
+def udp_check(args):
+    """Against a udp-echo: one datagram of every size in SIZES (random content, a sequence
+    number in the first bytes), each must come back byte for byte. A lost datagram is resent
+    (up to TRIES times); an echo that matches nothing sent fails at once."""
+    rnd = random.Random(args.seed)
+    c = socket.socket(family_of(args.addr), socket.SOCK_DGRAM)
+    c.settimeout(args.timeout)
+    if args.bind:
+        c.bind((args.bind, 0))
+    c.connect((args.addr, args.port))
+    sizes = parse_sizes(args.sizes)
+    sent = set()  # earlier datagrams: their late echoes (after a resend) are not errors
+    resent = 0
+    for seq, size in enumerate(sizes):
+        msg = (struct.pack("!I", seq) + rnd.randbytes(max(size - 4, 0)))[:size]
+        for attempt in range(args.tries):
+            c.send(msg)
+            try:
+                while True:
+                    r = c.recv(65536)
+                    if r == msg:
+                        break
+                    if r in sent:
+                        continue
+                    bad = next((i for i in range(min(len(r), size)) if r[i] != msg[i]),
+                               min(len(r), size))
+                    sys.exit("%d-byte datagram echoed as %d bytes, first difference at %d"
+                             % (size, len(r), bad))
+                break
+            except socket.timeout:
+                resent += 1
+        else:
+            sys.exit("%d-byte datagram: no echo after %d tries" % (size, args.tries))
+        sent.add(msg)
+    print("%d datagrams of %d..%d bytes ok (%d bytes), %d resent"
+          % (len(sizes), min(sizes), max(sizes), sum(sizes), resent))
+
+
+def icmp_checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s >> 16) + (s & 0xffff)
+    return ~s & 0xffff
+
+
+def ping_check(args):
+    """ICMP echo (raw socket, IPv4) with payloads of every size in SIZES: each reply must carry
+    the request's identifier, sequence and payload byte for byte."""
+    rnd = random.Random(args.seed)
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+    s.settimeout(args.timeout)
+    ident = rnd.randrange(1, 65536)
+    sizes = parse_sizes(args.sizes)
+    for seq, size in enumerate(sizes, 1):
+        payload = rnd.randbytes(size)
+        hdr = struct.pack("!BBHHH", 8, 0, 0, ident, seq)
+        pkt = struct.pack("!BBHHH", 8, 0, icmp_checksum(hdr + payload), ident, seq) + payload
+        for attempt in range(args.tries):
+            s.sendto(pkt, (args.addr, 0))
+            try:
+                while True:
+                    r, _ = s.recvfrom(70000)
+                    ihl = (r[0] & 0x0f) * 4
+                    icmp = r[ihl:]
+                    if len(icmp) < 8 or icmp[0] != 0:
+                        continue
+                    rid, rseq = struct.unpack("!HH", icmp[4:8])
+                    if rid != ident or rseq != seq:
+                        continue
+                    if icmp[8:] != payload:
+                        sys.exit("ICMP echo with %d bytes: reply has %d bytes of wrong payload"
+                                 % (size, len(icmp) - 8))
+                    if icmp_checksum(icmp) != 0:
+                        sys.exit("ICMP echo with %d bytes: bad checksum in the reply" % size)
+                    break
+                break
+            except socket.timeout:
+                continue
+        else:
+            sys.exit("ICMP echo with %d bytes: no reply after %d tries" % (size, args.tries))
+    print("%d echoes of %d..%d bytes ok" % (len(sizes), min(sizes), max(sizes)))
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -173,8 +401,39 @@ def main():
     sp.add_argument("--aaaa", action="store_true")
     sp.add_argument("--timeout", type=float, default=2)
     sp.add_argument("--tries", type=int, default=3)
+    for name in ("hash-sink", "hash-source"):
+        sp = sub.add_parser(name)
+        sp.add_argument("addr")
+        sp.add_argument("port", type=int)
+        if name == "hash-source":
+            sp.add_argument("file")
+        sp.add_argument("--log")
+    for name in ("hash-put", "hash-get", "hash-echo", "tcp-tiny", "udp-check"):
+        sp = sub.add_parser(name)
+        sp.add_argument("addr")
+        sp.add_argument("port", type=int)
+        if name in ("hash-put", "hash-echo"):
+            sp.add_argument("file")
+        sp.add_argument("--bind", help="source address")
+        sp.add_argument("--timeout", type=float,
+                        default=30 if name.startswith("hash") else 1 if name == "udp-check" else 5)
+        if name == "tcp-tiny":
+            sp.add_argument("--count", type=int, default=500)
+        if name == "udp-check":
+            sp.add_argument("--sizes", default="1-64,1000,1472-1474,8000")
+            sp.add_argument("--tries", type=int, default=5)
+        sp.add_argument("--seed", type=int, default=1)
+    sp = sub.add_parser("ping-check")
+    sp.add_argument("addr")
+    sp.add_argument("--sizes", default="0-64,1472-1473,8000")
+    sp.add_argument("--timeout", type=float, default=1)
+    sp.add_argument("--tries", type=int, default=5)
+    sp.add_argument("--seed", type=int, default=1)
     args = p.parse_args()
-    {"tcp-echo": tcp_echo, "udp-echo": udp_echo, "dns": dns, "tcp-send": tcp_send,
+    {"hash-sink": hash_sink, "hash-source": hash_source, "hash-put": hash_put,
+     "hash-get": hash_get, "hash-echo": hash_echo, "tcp-tiny": tcp_tiny, "udp-check": udp_check,
+     "ping-check": ping_check,
+     "tcp-echo": tcp_echo, "udp-echo": udp_echo, "dns": dns, "tcp-send": tcp_send,
      "udp-send": udp_send, "resolve": resolve}[args.cmd](args)
 
 
