@@ -82,10 +82,24 @@ static void client_flush(struct api_client *c)
 	client_drop(c);
 }
 
+/* --debug: the command a request names, if it is a plain word, and whether it succeeded. */
+static void log_request(const struct api_client *c)
+{
+	static const char word[] = "abcdefghijklmnopqrstuvwxyz_";
+	json_t *root = json_loadb((const char *)c->in->data, c->in->len, 0, NULL);
+	const char *cmd = json_string_value(json_object_get(root, "execute"));
+	bool plain = cmd != NULL && strlen(cmd) <= 32 && cmd[strspn(cmd, word)] == '\0';
+	log_debug("api: request %s: %s", plain ? cmd : "(no command name)",
+	          g_str_has_prefix(c->out, "{\"error\"") ? "error" : "ok");
+	json_decref(root);
+}
+
 static void client_answer(struct api_client *c)
 {
 	c->out = api_proto_handle(c->server->proto, (const char *)c->in->data, c->in->len);
 	c->out_len = strlen(c->out);
+	if (slirpns_debug)
+		log_request(c);
 	client_flush(c);
 }
 

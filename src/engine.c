@@ -16,9 +16,16 @@
  * for no timer of its own. In that last case we sleep up to IDLE_TIMEOUT_MS instead, so an
  * idle daemon wakes up twice a minute rather than every second. All libslirp then does late
  * is expire idle UDP/ICMP sessions (after 240 s or more) a little later.
+ *
+ * Observers: with --pcap or --debug every frame that crosses the tap, both ways, is also
+ * handed to pcap.c and framelog.c (one branch per frame when neither is on). With
+ * --target-type=bess the "tap" is the BESS peer's socket, set and cleared by bess.c through
+ * engine_set_link(); while no peer is attached, frames from libslirp are dropped.
  */
 #include "config.h"
 #include "engine.h"
+#include "framelog.h"
+#include "pcap.h"
 #include "tap.h"
 #include "util.h"
 
@@ -48,6 +55,8 @@ struct engine {
 	GPtrArray *timers; /* of struct engine_timer * */
 	GArray *pollfds;   /* set during one poll round, for the add_poll/get_revents callbacks */
 	guint poll_base;
+	struct pcap *pcap; /* --pcap, or NULL */
+	bool observe;      /* pcap or --debug: show frames to them */
 	uint8_t frame[FRAME_MAX];
 	/* Storage that libslirp's config points into. */
 	struct sockaddr_in outbound;
@@ -61,6 +70,14 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static void observe_frame(struct engine *e, const uint8_t *f, size_t len, bool to_guest)
+{
+	if (e->pcap != NULL)
+		pcap_frame(e->pcap, f, len);
+	if (slirpns_debug)
+		framelog_frame(f, len, to_guest);
+}
+
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
 	struct engine *e = opaque;
@@ -71,14 +88,17 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 	}
 	e->stats.frames_out++;
 	e->stats.bytes_out += len;
+	if (G_UNLIKELY(e->observe))
+		observe_frame(e, buf, len, true);
 	return (ssize_t)len;
 }
 
 static void cb_guest_error(const char *msg, void *opaque)
 {
 	struct engine *e = opaque;
-	/* A misbehaving guest must not be able to flood our stderr: count it only. */
+	/* A misbehaving guest must not be able to flood our stderr: count it (log with --debug). */
 	e->stats.guest_errors++;
+	log_debug("libslirp: guest error: %s", msg);
 }
 
 static int64_t cb_clock_get_ns(void *opaque)
@@ -137,6 +157,7 @@ struct engine *engine_new(const struct options *opt, int tapfd)
 	struct engine *e = g_new0(struct engine, 1);
 	tap_init(&e->tap, tapfd, opt->mtu);
 	e->timers = g_ptr_array_new_with_free_func(g_free);
+	e->observe = slirpns_debug;
 
 	SlirpConfig cfg = {
 	    .version = 4,
@@ -208,6 +229,8 @@ bool engine_tap_readable(struct engine *e, GError **err)
 			return false;
 		e->stats.frames_in++;
 		e->stats.bytes_in += (uint64_t)n;
+		if (G_UNLIKELY(e->observe))
+			observe_frame(e, frame, (size_t)n, false);
 		slirp_input(e->slirp, frame, (int)n);
 	}
 	return true;
@@ -216,6 +239,17 @@ bool engine_tap_readable(struct engine *e, GError **err)
 bool engine_offload(const struct engine *e)
 {
 	return e->tap.vnet;
+}
+
+void engine_set_pcap(struct engine *e, struct pcap *p)
+{
+	e->pcap = p;
+	e->observe = p != NULL || slirpns_debug;
+}
+
+void engine_set_link(struct engine *e, int fd)
+{
+	e->tap.fd = fd; /* a BESS peer: plain frames, as tap_init() found for fd -1 */
 }
 
 static short to_poll_events(int ev)

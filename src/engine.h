@@ -24,6 +24,15 @@ const struct engine_stats *engine_stats(const struct engine *e);
 /* Whether the tap carries virtio-net headers (offloads on). */
 bool engine_offload(const struct engine *e);
 
+struct pcap;
+/* Show every frame crossing the tap to this capture (NULL: none); see pcap.c. */
+void engine_set_pcap(struct engine *e, struct pcap *p);
+/*
+ * --target-type=bess: carry frames over fd, a connected BESS peer (plain frames), or nowhere
+ * (-1: frames from libslirp are dropped). The engine was created with tapfd -1.
+ */
+void engine_set_link(struct engine *e, int fd);
+
 /* Read every frame the tap has (bounded) and feed it to libslirp. false: tap is gone. */
 bool engine_tap_readable(struct engine *e, GError **err);
 

@@ -271,15 +271,30 @@ void forwarder_free(struct forwarder *f)
 	g_free(f);
 }
 
+/* --debug: "tcp 0.0.0.0:8080 -> 10.0.2.100:80" (IPv6 addresses in brackets). */
+static void log_forward(const struct forward *fw, const char *what, const GError *err)
+{
+	const char *hb = strchr(fw->host_addr, ':') ? "[" : "", *he = *hb ? "]" : "";
+	const char *gb = strchr(fw->guest_addr, ':') ? "[" : "", *ge = *gb ? "]" : "";
+	log_debug("forward %s %s%s%s:%u -> %s%s%s:%u: %s%s%s", fw->udp ? "udp" : "tcp", hb,
+	          fw->host_addr, he, fw->host_port, gb, fw->guest_addr, ge, fw->guest_port, what,
+	          err ? ": " : "", err ? err->message : "");
+}
+
 bool forwarder_open(struct forwarder *f, struct forward *fw, GError **err)
 {
-	if (addr_family(fw->host_addr) == AF_INET6 && addr_family(fw->guest_addr) == AF_INET)
-		return open_cross(f, fw, err);
-	return open_slirp(f, fw, err);
+	bool ok = addr_family(fw->host_addr) == AF_INET6 && addr_family(fw->guest_addr) == AF_INET
+	              ? open_cross(f, fw, err)
+	              : open_slirp(f, fw, err);
+	if (slirpns_debug)
+		log_forward(fw, ok ? "added" : "not added", ok || err == NULL ? NULL : *err);
+	return ok;
 }
 
 void forwarder_close(struct forwarder *f, const struct forward *fw)
 {
+	if (slirpns_debug)
+		log_forward(fw, "removed", NULL);
 	for (guint i = 0; i < f->cross->len; i++) {
 		struct cross_forward *c = g_ptr_array_index(f->cross, i);
 		if (c->udp == fw->udp && c->host_port == fw->host_port &&

@@ -5,16 +5,22 @@
  * (engine.c) -> API socket and command-line forwards (api.c, forward.c) -> print the summary ->
  * write the ready fd -> run the loop (loop.c) until SIGTERM/SIGINT, the exit fd hanging up, or
  * the tap going away. Anything that fails before the ready fd is written exits 1 with one line.
+ * With --target-type=bess there is no namespace and no tap: bess.c listens at the socket path
+ * instead (before the sandbox) and hands the engine its peer when one connects. The --pcap
+ * file is opened before the sandbox too.
  */
 #include "config.h"
 #include "api.h"
 #include "api_proto.h"
+#include "bess.h"
 #include "engine.h"
 #include "fastpath.h"
 #include "forward.h"
+#include "framelog.h"
 #include "loop.h"
 #include "netns.h"
 #include "options.h"
+#include "pcap.h"
 #include "sandbox.h"
 #include "seccomp.h"
 #include "status.h"
@@ -41,6 +47,8 @@ struct daemon {
 	struct api_server *api;
 	struct forwarder *forwarder;
 	struct fastpath *fastpath;
+	struct bess *bess; /* --target-type=bess */
+	struct pcap *pcap; /* --pcap */
 	int tapfd;
 	int sigfd;
 	int targetfd; /* pidfd of the target process (pid mode), or -1 */
@@ -214,6 +222,11 @@ static void print_summary(const struct options *opt)
 		printf("* IPv6 network:    %s/64 (gateway ::2, DNS ::3)\n", net6);
 	if (opt->api_socket)
 		printf("* API Socket:      %s\n", opt->api_socket);
+	if (opt->target_type == TARGET_BESS)
+		printf("* BESS Socket:     %s\n", opt->bess_path);
+	if (opt->pcap_path)
+		printf("* Capture:         %s (pcap, at most %" G_GUINT64_FORMAT " bytes)\n",
+		       opt->pcap_path, opt->pcap_max_size);
 	if (!opt->disable_host_loopback)
 		printf("WARNING: 127.0.0.1:* on the host is accessible as %s (set "
 		       "--disable-host-loopback to prohibit connecting to 127.0.0.1:*)\n",
@@ -259,6 +272,33 @@ static void parse_or_exit(int argc, char **argv, struct options *opt)
 	}
 	for (guint i = 0; opt->warnings && i < opt->warnings->len; i++)
 		log_warn("%s", (char *)g_ptr_array_index(opt->warnings, i));
+	slirpns_debug = opt->debug;
+	if (opt->debug)
+		framelog_init(opt);
+}
+
+/* The link: a namespace's tap (netns.c), or a BESS socket that a peer connects to later. */
+static void open_link(struct daemon *d)
+{
+	g_autoptr(GError) err = NULL;
+	if (d->opt.target_type == TARGET_BESS) {
+		d->bess = bess_new(d->opt.bess_path, d->engine, d->loop, &err);
+		if (d->bess == NULL)
+			die("%s", err->message);
+		return;
+	}
+	loop_watch_fd(d->loop, d->tapfd, POLLIN, on_tap, d);
+}
+
+static void open_pcap(struct daemon *d)
+{
+	g_autoptr(GError) err = NULL;
+	if (d->opt.pcap_path == NULL)
+		return;
+	d->pcap = pcap_open(d->opt.pcap_path, d->opt.pcap_max_size, &err);
+	if (d->pcap == NULL)
+		die("%s", err->message);
+	engine_set_pcap(d->engine, d->pcap);
 }
 
 /* After every fd is open and before the ready fd: give up what the daemon no longer needs. */
@@ -285,16 +325,20 @@ int main(int argc, char **argv)
 	raise_nofile_limit();
 	d.sigfd = setup_signals();
 
-	d.targetfd = netns_target_pidfd(&d.opt);
-	d.tapfd = netns_open_tap(&d.opt, &err);
-	if (d.tapfd < 0)
-		die("%s", err->message);
+	if (d.opt.target_type == TARGET_NETNS) {
+		d.targetfd = netns_target_pidfd(&d.opt);
+		d.tapfd = netns_open_tap(&d.opt, &err);
+		if (d.tapfd < 0)
+			die("%s", err->message);
+		/* forks into the namespace: before any sandbox */
+		d.fastpath = fastpath_new(&d.opt);
+	}
 
-	d.fastpath = fastpath_new(&d.opt); /* forks into the namespace: before any sandbox */
 	d.engine = engine_new(&d.opt, d.tapfd);
 	d.loop = loop_new(d.engine);
 	fastpath_attach(d.fastpath, d.loop);
-	loop_watch_fd(d.loop, d.tapfd, POLLIN, on_tap, &d);
+	open_link(&d);
+	open_pcap(&d);
 	loop_watch_fd(d.loop, d.sigfd, POLLIN, on_signal, &d);
 	if (d.targetfd >= 0)
 		loop_watch_fd(d.loop, d.targetfd, POLLIN, on_target_exit, &d);
@@ -308,12 +352,15 @@ int main(int argc, char **argv)
 	int code = loop_run(d.loop);
 
 	api_server_free(d.api);
+	bess_free(d.bess);
 	api_proto_free(d.proto);
 	forwarder_free(d.forwarder);
 	fastpath_free(d.fastpath);
 	loop_free(d.loop);
 	engine_free(d.engine);
-	close(d.tapfd);
+	pcap_close(d.pcap);
+	if (d.tapfd >= 0)
+		close(d.tapfd);
 	close(d.sigfd);
 	if (d.targetfd >= 0)
 		close(d.targetfd);

@@ -39,6 +39,9 @@ enum {
 	OPT_TARGET_TYPE,
 	OPT_NO_OFFLOAD,
 	OPT_PORT_FAST_PATH,
+	OPT_PCAP,
+	OPT_PCAP_MAX_SIZE,
+	OPT_DEBUG,
 };
 
 /* The leading ':' makes getopt return ':' (not '?') for a missing argument. */
@@ -68,6 +71,9 @@ static const struct option long_opts[] = {
     {"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
     {"port-fast-path", required_argument, NULL, OPT_PORT_FAST_PATH},
     {"publish", required_argument, NULL, 'p'},
+    {"pcap", required_argument, NULL, OPT_PCAP},
+    {"pcap-max-size", required_argument, NULL, OPT_PCAP_MAX_SIZE},
+    {"debug", no_argument, NULL, OPT_DEBUG},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'v'},
     {NULL, 0, NULL, 0},
@@ -75,6 +81,7 @@ static const struct option long_opts[] = {
 
 static const char help_text[] =
     "Usage: slirpns [OPTION]... PID|PATH|FD [TAPNAME]\n"
+    "  or:  slirpns [OPTION]... --target-type=bess PATH\n"
     "User-mode networking for unprivileged network namespaces (drop-in slirp4netns).\n"
     "\n"
     "-c, --configure          bring up the interface (lo too); address network+100,\n"
@@ -98,7 +105,9 @@ static const char help_text[] =
     "--outbound-addr6=IPv6|IFACE  source address for outgoing IPv6 connections\n"
     "--disable-dns            disable the built-in DNS server (network+3)\n"
     "--macaddress=MAC         MAC address of the interface (only with -c)\n"
-    "--target-type=TYPE       netns (bess is not supported yet)\n"
+    "--target-type=TYPE       netns (default), or bess: serve one User-Mode Linux\n"
+    "                         instance on the AF_UNIX socket PATH, the only\n"
+    "                         argument (not with -c, --netns-type, --userns-path)\n"
     "--no-offload             plain frames on the tap: no checksum/segmentation\n"
     "                         offloads (they are on by default)\n"
     "--port-fast-path=MODE    auto (default): forwarded TCP connections from the\n"
@@ -107,6 +116,12 @@ static const char help_text[] =
     "-p, --publish=[ADDR:]HOSTPORT:GUESTPORT[/tcp|/udp]\n"
     "                         forward a host port to the namespace (repeatable;\n"
     "                         IPv6 ADDR in brackets, HOSTPORT 0 = ephemeral)\n"
+    "--pcap=FILE              write every frame to and from the tap (or BESS peer)\n"
+    "                         to FILE in pcap format\n"
+    "--pcap-max-size=SIZE     stop the capture once FILE would exceed SIZE bytes\n"
+    "                         (suffix K, M or G; default 64M)\n"
+    "--debug                  log connections, forwards, API requests, DHCP leases\n"
+    "                         and DNS queries to stderr, with timestamps\n"
     "-h, --help               show this help and exit\n"
     "-v, --version            show version and exit\n";
 
@@ -254,6 +269,26 @@ bool parse_publish(const char *s, struct publish_spec *spec, GError **err)
 	return true;
 }
 
+bool parse_size(const char *s, uint64_t *out)
+{
+	unsigned long v;
+	g_autofree char *digits = g_strdup(s);
+	size_t n = strlen(digits);
+	unsigned shift = 0;
+	if (n > 0) {
+		const char *units = "KMG";
+		const char *u = strchr(units, g_ascii_toupper(digits[n - 1]));
+		if (u != NULL && *u != '\0') {
+			shift = 10 * (unsigned)(u - units + 1);
+			digits[n - 1] = '\0';
+		}
+	}
+	if (!parse_uint(digits, ULONG_MAX, &v) || (uint64_t)v > (UINT64_MAX >> shift))
+		return false;
+	*out = (uint64_t)v << shift;
+	return true;
+}
+
 /*
  * Find an address of the given family on interface ifname. For IPv6 a global address is
  * preferred; a link-local one is used only when there is nothing else (with its scope).
@@ -350,6 +385,7 @@ static void options_init(struct options *opt)
 	opt->ready_fd = -1;
 	opt->mtu = 1500;
 	opt->target_tapfd = -1;
+	opt->pcap_max_size = PCAP_MAX_SIZE_DEFAULT;
 	inet_pton(AF_INET, "10.0.2.0", &opt->net);
 	inet_pton(AF_INET, "255.255.255.0", &opt->mask);
 	opt->prefix = 24;
@@ -363,6 +399,8 @@ void options_clear(struct options *opt)
 	g_free(opt->userns_path);
 	g_free(opt->target_path);
 	g_free(opt->tapname);
+	g_free(opt->bess_path);
+	g_free(opt->pcap_path);
 	if (opt->publish)
 		g_array_unref(opt->publish);
 	if (opt->warnings)
@@ -465,10 +503,28 @@ static bool apply_option(int c, const char *arg, struct options *opt, bool *mac_
 		return true;
 	case OPT_TARGET_TYPE:
 		if (strcmp(arg, "netns") == 0)
-			return true;
-		if (strcmp(arg, "bess") == 0)
-			return fail(err, "--target-type=bess is not supported yet");
-		return fail(err, "--target-type: '%s' is not netns or bess", arg);
+			opt->target_type = TARGET_NETNS;
+		else if (strcmp(arg, "bess") == 0)
+			opt->target_type = TARGET_BESS;
+		else
+			return fail(err, "--target-type: '%s' is not netns or bess", arg);
+		return true;
+	case OPT_PCAP:
+		if (*arg == '\0')
+			return fail(err, "--pcap: empty path");
+		g_free(opt->pcap_path);
+		opt->pcap_path = g_strdup(arg);
+		return true;
+	case OPT_PCAP_MAX_SIZE:
+		if (!parse_size(arg, &opt->pcap_max_size) || opt->pcap_max_size < PCAP_MAX_SIZE_MIN)
+			return fail(err,
+			            "--pcap-max-size: '%s' is not a size of at least %u bytes "
+			            "(digits, then K, M or G)",
+			            arg, PCAP_MAX_SIZE_MIN);
+		return true;
+	case OPT_DEBUG:
+		opt->debug = true;
+		return true;
 	case 'p': {
 		struct publish_spec spec;
 		if (!parse_publish(arg, &spec, err))
@@ -520,6 +576,8 @@ static bool apply_positional(int n, char *const args[], struct options *opt, GEr
 		if (!parse_fd_arg("--netns-type=tapfd", args[0], &opt->target_tapfd, err))
 			return false;
 		break;
+	case NETNS_NONE: /* only --target-type=bess sets it, and apply_bess() takes over */
+		g_assert_not_reached();
 	}
 	const char *tap = n == 2 ? args[1] : "tap0";
 	if (!valid_ifname(tap))
@@ -528,6 +586,28 @@ static bool apply_positional(int n, char *const args[], struct options *opt, GEr
 		            "':', '%%' or spaces)",
 		            tap, IFNAMSIZ - 1);
 	opt->tapname = g_strdup(tap);
+	return true;
+}
+
+/* --target-type=bess: exactly one positional argument, the socket path; no namespace. */
+static bool apply_bess(int n, char *const args[], struct options *opt, bool netns_given,
+                       GError **err)
+{
+	if (opt->configure)
+		return fail(err, "--target-type=bess cannot be used with --configure");
+	if (netns_given)
+		return fail(err, "--target-type=bess cannot be used with --netns-type");
+	if (opt->userns_path != NULL)
+		return fail(err, "--target-type=bess cannot be used with --userns-path");
+	if (n != 1)
+		return fail(err,
+		            "--target-type=bess takes exactly one argument, the socket PATH "
+		            "(got %d)",
+		            n);
+	if (*args[0] == '\0')
+		return fail(err, "--target-type=bess: empty socket path");
+	opt->netns_type = NETNS_NONE;
+	opt->bess_path = g_strdup(args[0]);
 	return true;
 }
 
@@ -585,7 +665,7 @@ static void getopt_error(int ret, const char *word, GError **err)
 int options_parse(int argc, char *const argv[], struct options *opt, GError **err)
 {
 	options_init(opt);
-	bool mac_given = false;
+	bool mac_given = false, netns_given = false, pcap_size_given = false;
 	int c;
 
 	optind = 0; /* glibc: full reinitialisation, so the parser can run more than once */
@@ -599,14 +679,23 @@ int options_parse(int argc, char *const argv[], struct options *opt, GError **er
 			getopt_error(c, argv[optind - 1], err);
 			return -1;
 		}
+		netns_given |= c == OPT_NETNS_TYPE;
+		pcap_size_given |= c == OPT_PCAP_MAX_SIZE;
 		if (!apply_option(c, optarg, opt, &mac_given, err))
 			return -1;
+	}
+	if (pcap_size_given && opt->pcap_path == NULL) {
+		fail(err, "--pcap-max-size can only be used with --pcap");
+		return -1;
 	}
 	if (mac_given && !opt->configure) {
 		fail(err, "--macaddress can only be used with --configure");
 		return -1;
 	}
 	opt->has_mac = mac_given;
+	if (opt->target_type == TARGET_BESS)
+		return apply_bess(argc - optind, argv + optind, opt, netns_given, err) ? ACTION_RUN
+		                                                                       : -1;
 	if (opt->netns_type == NETNS_TAPFD && opt->userns_path != NULL) {
 		fail(err, "--userns-path cannot be used with --netns-type=tapfd");
 		return -1;

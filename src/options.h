@@ -7,7 +7,16 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum netns_type { NETNS_PID, NETNS_PATH, NETNS_TAPFD };
+/* NETNS_NONE: --target-type=bess, no namespace to join (nothing reads a PID, path or fd). */
+enum netns_type { NETNS_PID, NETNS_PATH, NETNS_TAPFD, NETNS_NONE };
+
+/* --target-type: a namespace's tap (default), or a BESS socket for User-Mode Linux. */
+enum target_type { TARGET_NETNS, TARGET_BESS };
+
+/* --pcap-max-size default: 64 MiB. */
+#define PCAP_MAX_SIZE_DEFAULT (64ull << 20)
+/* The smallest --pcap-max-size: the file header and a few frames. */
+#define PCAP_MAX_SIZE_MIN 4096u
 
 enum options_action { ACTION_RUN, ACTION_HELP, ACTION_VERSION };
 
@@ -53,6 +62,12 @@ struct options {
 	bool has_mac;
 	uint8_t mac[6];
 
+	enum target_type target_type;
+	char *bess_path;        /* TARGET_BESS: the socket to listen on (the positional PATH) */
+	char *pcap_path;        /* --pcap: capture file, or NULL */
+	uint64_t pcap_max_size; /* --pcap-max-size, bytes */
+	bool debug;             /* --debug */
+
 	/* Positional arguments */
 	pid_t target_pid;  /* NETNS_PID */
 	char *target_path; /* NETNS_PATH */
@@ -77,6 +92,8 @@ bool parse_cidr6(const char *s, struct in6_addr *net, GError **err);
 bool parse_mac(const char *s, uint8_t mac[6]);
 bool parse_uint(const char *s, unsigned long max, unsigned long *out);
 bool parse_publish(const char *s, struct publish_spec *spec, GError **err);
+/* A size in bytes: digits with an optional K, M or G (powers of 1024); false if malformed. */
+bool parse_size(const char *s, uint64_t *out);
 /* Offset an IPv4 network address by n hosts (network+2 is the gateway, and so on). */
 struct in_addr addr4_offset(struct in_addr net, uint32_t n);
 

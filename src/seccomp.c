@@ -108,13 +108,15 @@ static const struct allow allowlist[] = {
 #endif
 	{"restart_syscall", .why = "the kernel resumes a poll() interrupted by a stop (SIGSTOP, "
 	                           "ptrace, the freezer) with it"},
-	{"clock_gettime", .why = "timers and deadlines (CLOCK_MONOTONIC); a real system call "
+	{"clock_gettime", .why = "timers and deadlines (CLOCK_MONOTONIC); --pcap and --debug time "
+	                         "stamps (CLOCK_REALTIME); a real system call "
 	                         "where the vDSO cannot serve it"},
 
 	/* fds: tap, libslirp's sockets, API clients, signalfd, exit fd, resolv.conf */
-	{"read", .why = "tap frames, the signalfd, resolv.conf"},
-	{"write", .why = "tap frames; log lines on stderr"},
-	{"writev", .why = "tap frames behind their virtio-net header (tap.c, IFF_VNET_HDR)"},
+	{"read", .why = "tap frames (or a BESS peer's), the signalfd, resolv.conf"},
+	{"write", .why = "tap frames; log lines on stderr (--debug too); the --pcap file header"},
+	{"writev", .why = "tap frames behind their virtio-net header (tap.c, IFF_VNET_HDR); "
+	                  "--pcap records, header and frame at once (pcap.c, fd opened before)"},
 	{"close", .why = "sockets libslirp, forwards and API clients are done with; resolv.conf"},
 	{"fcntl", ONE_OF(1, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETPIPE_SZ, F_SETPIPE_SZ),
 	 .why = "libslirp sets O_NONBLOCK and FD_CLOEXEC on new sockets; relay.c sizes pipes"},
@@ -131,10 +133,10 @@ static const struct allow allowlist[] = {
 	{"bind", .why = "forward listeners; --outbound-addr; forward.c picks ephemeral ports"},
 	{"listen", .why = "TCP forward listeners"},
 	{"accept", .why = "libslirp accepts connections on its TCP forwards"},
-	{"accept4", .why = "the API server and relay.c accept clients"},
+	{"accept4", .why = "the API server and relay.c accept clients; bess.c its peer"},
 	{"getsockname", .why = "libslirp and forward.c learn bound addresses and ports"},
 	{"getpeername", .why = "libslirp checks whether a TCP connect() completed"},
-	{"getsockopt", .why = "SO_ERROR (libslirp, relay.c)"},
+	{"getsockopt", .why = "SO_ERROR (libslirp, relay.c); SO_PEERCRED (bess.c, --debug)"},
 	{"setsockopt", .why = "libslirp: SO_REUSEADDR, SO_OOBINLINE, TCP_NODELAY, IPV6_V6ONLY, "
 	                      "IP_TTL, IP(V6)_RECVERR, IPV6_UNICAST_HOPS; relay.c: SO_LINGER"},
 	{"sendto", .why = "send()/sendto(): libslirp's sockets, API answers"},
@@ -174,7 +176,8 @@ static const struct allow allowlist[] = {
 	 .why = "abort() (g_error, assertions) raises SIGABRT: a core dump, not SIGSYS"},
 
 	/* the end: SIGTERM (read from the signalfd), exit fd, tap gone, or die() */
-	{"unlinkat", ONE_OF(2, 0), .why = "the API removes its socket file through its directory fd"},
+	{"unlinkat", ONE_OF(2, 0), .why = "the API and bess.c remove their socket files through "
+	                                  "their directory fds"},
 	{"exit_group", .why = "exit() and _exit()"},
 	{"exit", .why = "glibc's _exit() falls back to it"},
 

@@ -4,6 +4,9 @@
  * Every message slirpns prints to stderr starts with "slirpns: " so that podman and
  * rootlesskit, which capture it, show where it came from. Errors travel up as GError values
  * built by set_error(), which appends strerror() so each carries both context and cause.
+ *
+ * --debug sets slirpns_debug; log_debug() (util.h) then prints lines stamped with the UTC
+ * wall-clock time to the microsecond. UTC needs no time zone file, which the sandbox hides.
  */
 #include "config.h"
 #include "util.h"
@@ -14,7 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+bool slirpns_debug;
 
 static void vlog(const char *prefix, const char *fmt, va_list ap)
 {
@@ -35,6 +41,21 @@ void log_warn(const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	vlog("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void log_debug_print(const char *fmt, ...)
+{
+	struct timespec ts;
+	struct tm tm = {0};
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm); /* no strftime(): it may look for a time zone file */
+	g_autofree char *prefix = g_strdup_printf(
+	    "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ debug: ", tm.tm_year + 1900, tm.tm_mon + 1,
+	    tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(prefix, fmt, ap);
 	va_end(ap);
 }
 

@@ -402,6 +402,42 @@ Test(options, target_type)
 	cr_assert_eq(opt.target_pid, 1);
 	OK("--target-type", "netns", "--netns-type=path", "/x");
 	cr_assert_str_eq(opt.target_path, "/x");
+	cr_assert_eq(opt.target_type, TARGET_NETNS);
+}
+
+Test(options, target_type_bess)
+{
+	OK("--target-type=bess", "/tmp/bess.sock");
+	cr_assert_eq(opt.target_type, TARGET_BESS);
+	cr_assert_eq(opt.netns_type, NETNS_NONE); /* no namespace: the sandbox makes its own */
+	cr_assert_str_eq(opt.bess_path, "/tmp/bess.sock");
+	cr_assert_null(opt.tapname);
+	cr_assert_null(opt.target_path);
+	/* options around it, and the last --target-type wins */
+	OK("--enable-sandbox", "--target-type", "bess", "-a", "/tmp/api", "-p", "80:80", "b.sock");
+	cr_assert_str_eq(opt.bess_path, "b.sock");
+	OK("--target-type=bess", "--target-type=netns", "1");
+	cr_assert_eq(opt.target_type, TARGET_NETNS);
+	cr_assert_eq(opt.target_pid, 1);
+}
+
+Test(options, pcap_and_debug)
+{
+	OK("1");
+	cr_assert_null(opt.pcap_path);
+	cr_assert_eq(opt.pcap_max_size, 64ull << 20);
+	cr_assert(!opt.debug);
+	OK("--pcap=/tmp/x.pcap", "--debug", "1");
+	cr_assert_str_eq(opt.pcap_path, "/tmp/x.pcap");
+	cr_assert_eq(opt.pcap_max_size, 64ull << 20);
+	cr_assert(opt.debug);
+	OK("--pcap", "/tmp/y.pcap", "--pcap-max-size", "1M", "1");
+	cr_assert_str_eq(opt.pcap_path, "/tmp/y.pcap");
+	cr_assert_eq(opt.pcap_max_size, 1ull << 20);
+	OK("--pcap-max-size=4096", "--pcap=/tmp/z", "1"); /* the smallest, in either order */
+	cr_assert_eq(opt.pcap_max_size, 4096);
+	OK("--pcap=/tmp/z", "--pcap-max-size=2g", "--target-type=bess", "/tmp/b");
+	cr_assert_eq(opt.pcap_max_size, 2ull << 30);
 }
 
 Test(options, publish)
@@ -622,7 +658,57 @@ Test(options, bad_target_type)
 {
 	FAILS("--target-type", "--target-type=foo", "1");
 	FAILS("--target-type", "--target-type=", "1");
-	FAILS("bess", "--target-type=bess", "/tmp/bess.sock");
+	FAILS("--target-type", "--target-type=BESS", "/tmp/bess.sock");
+}
+
+Test(options, bess_conflicts)
+{
+	FAILS("--target-type=bess cannot be used with --configure", "--target-type=bess", "-c",
+	      "/tmp/b");
+	FAILS("--target-type=bess cannot be used with --netns-type", "--target-type=bess",
+	      "--netns-type=pid", "/tmp/b");
+	FAILS("--target-type=bess cannot be used with --netns-type", "--netns-type=path",
+	      "--target-type=bess", "/tmp/b");
+	FAILS("--target-type=bess cannot be used with --userns-path", "--target-type=bess",
+	      "--userns-path=/proc/1/ns/user", "/tmp/b");
+	FAILS("exactly one argument", "--target-type=bess");
+	FAILS("exactly one argument", "--target-type=bess", "/tmp/b", "tap0");
+	FAILS("empty socket path", "--target-type=bess", "");
+	FAILS("--configure", "--target-type=bess", "-c", "--macaddress=02:00:00:00:00:01", "/b");
+}
+
+Test(options, bad_pcap)
+{
+	FAILS("--pcap: empty path", "--pcap=", "1");
+	FAILS("--pcap-max-size can only be used with --pcap", "--pcap-max-size=1M", "1");
+	FAILS("at least 4096 bytes", "--pcap=/x", "--pcap-max-size=4095", "1");
+	FAILS("--pcap-max-size", "--pcap=/x", "--pcap-max-size=0", "1");
+	FAILS("--pcap-max-size", "--pcap=/x", "--pcap-max-size=", "1");
+	FAILS("--pcap-max-size", "--pcap=/x", "--pcap-max-size=1T", "1");
+	FAILS("--pcap-max-size", "--pcap=/x", "--pcap-max-size=-1M", "1");
+	FAILS("--pcap-max-size", "--pcap=/x", "--pcap-max-size=1 M", "1");
+	FAILS("--pcap-max-size", "--pcap=/x", "--pcap-max-size=M", "1");
+	FAILS("--pcap-max-size", "--pcap=/x", "--pcap-max-size=99999999999999999999G", "1");
+	FAILS("'12KB'", "--pcap=/x", "--pcap-max-size=12KB", "1"); /* shows the value */
+}
+
+Test(helpers, parse_size)
+{
+	uint64_t v;
+	cr_assert(parse_size("0", &v) && v == 0);
+	cr_assert(parse_size("4096", &v) && v == 4096);
+	cr_assert(parse_size("64K", &v) && v == 64 << 10);
+	cr_assert(parse_size("64k", &v) && v == 64 << 10);
+	cr_assert(parse_size("3M", &v) && v == 3 << 20);
+	cr_assert(parse_size("5G", &v) && v == 5ull << 30);
+	cr_assert(parse_size("17179869183G", &v) && v == 17179869183ull << 30);
+	cr_assert(!parse_size("17179869184G", &v)); /* 2^64 bytes */
+	cr_assert(!parse_size("", &v));
+	cr_assert(!parse_size("K", &v));
+	cr_assert(!parse_size("1KiB", &v));
+	cr_assert(!parse_size("1.5M", &v));
+	cr_assert(!parse_size("+1", &v));
+	cr_assert(!parse_size(" 1", &v));
 }
 
 Test(options, bad_positional_arguments)
@@ -1047,7 +1133,7 @@ Test(texts, help_mentions_every_option)
 	    "--enable-sandbox", "--enable-seccomp", "--outbound-addr", "--outbound-addr6",
 	    "--disable-dns", "--macaddress", "--target-type", "--help", "--version",
 	    /* ours */
-	    "--cidr6", "--publish",
+	    "--cidr6", "--publish", "--pcap", "--pcap-max-size", "--debug",
 	    /* the deprecated aliases */
 	    "--no-host-loopback", "--create-sandbox"};
 	for (size_t i = 0; i < G_N_ELEMENTS(long_names); i++)
