@@ -8,6 +8,10 @@
  *  - incoming: frame_complete_csum() finishes the partial checksum; frame_raise_syn_mss()
  *    raises the MSS option of SYNs to what libslirp's (large) MTU allows, so libslirp sends
  *    big segments even when the namespace's MTU is 1500;
+ *  - outgoing: frame_csum_partial_out() turns a TCP segment's checksum back into the
+ *    pseudo-header sum with VIRTIO_NET_HDR_F_NEEDS_CSUM, as vhost-net does: a local socket in
+ *    the namespace then takes it without summing 64 KiB again (that work would run in our
+ *    write() call), and a namespace that forwards it computes the checksum on the way out;
  *  - outgoing: frame_vnet_hdr_out() describes a segment larger than the namespace's MTU as
  *    GSO TCP with the MSS that MTU allows, so the namespace's kernel takes it as one packet
  *    and does not re-segment it. Every frame is also marked VIRTIO_NET_HDR_F_DATA_VALID
@@ -182,4 +186,50 @@ void frame_vnet_hdr_out(const uint8_t *frame, size_t len, unsigned mtu, struct v
 	h->gso_type = v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
 	h->hdr_len = (uint16_t)hdrs;
 	h->gso_size = (uint16_t)(mtu - (hdrs - ETH_HLEN_));
+}
+
+/* The TCP length an IPv4/IPv6 header declares for the segment at t; 0 if inconsistent. */
+static size_t tcp_len_declared(const uint8_t *f, size_t len, size_t t, bool v6)
+{
+	const uint8_t *ip = f + ETH_HLEN_;
+	size_t l =
+	    v6 ? (size_t)(ip[4] << 8 | ip[5]) : (size_t)(ip[2] << 8 | ip[3]) - (t - ETH_HLEN_);
+	if (v6 && t != ETH_HLEN_ + 40)
+		return 0;
+	return l >= 20 && t + l <= len ? l : 0;
+}
+
+size_t frame_csum_partial_out(const uint8_t *frame, size_t len, struct virtio_net_hdr *h,
+                              uint8_t csum[2])
+{
+	bool v6;
+	size_t t = tcp_offset(frame, len, &v6);
+	if (t == 0)
+		return 0;
+	size_t tcplen = tcp_len_declared(frame, len, t, v6);
+	if (tcplen == 0)
+		return 0;
+	const uint8_t *ip = frame + ETH_HLEN_;
+	uint32_t sum;
+	if (v6) { /* source, destination, 32-bit length, three zero bytes, next header */
+		const uint8_t rest[8] = {(uint8_t)(tcplen >> 24),
+		                         (uint8_t)(tcplen >> 16),
+		                         (uint8_t)(tcplen >> 8),
+		                         (uint8_t)tcplen,
+		                         0,
+		                         0,
+		                         0,
+		                         PROTO_TCP};
+		sum = csum_add(rest, 8, csum_add(ip + 8, 32, 0));
+	} else { /* source, destination, zero, protocol, 16-bit length */
+		const uint8_t rest[4] = {0, PROTO_TCP, (uint8_t)(tcplen >> 8), (uint8_t)tcplen};
+		sum = csum_add(rest, 4, csum_add(ip + 12, 8, 0));
+	}
+	uint16_t c = csum_fold(sum);
+	csum[0] = (uint8_t)(c >> 8);
+	csum[1] = (uint8_t)c;
+	h->flags = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+	h->csum_start = (uint16_t)t;
+	h->csum_offset = 16;
+	return t + 16;
 }

@@ -29,3 +29,11 @@ bool frame_raise_syn_mss(uint8_t *frame, size_t len, uint16_t mss4, uint16_t mss
  * gso_size fitting the namespace's MTU when the IP packet is larger than mtu, else no GSO.
  */
 void frame_vnet_hdr_out(const uint8_t *frame, size_t len, unsigned mtu, struct virtio_net_hdr *h);
+
+/*
+ * For a TCP frame from libslirp: describe its checksum as partial (NEEDS_CSUM, csum_start,
+ * csum_offset in h) and put the pseudo-header sum to send in its place into csum. Returns the
+ * offset of the checksum field in the frame, 0 when the frame is not TCP (leave it as it is).
+ */
+size_t frame_csum_partial_out(const uint8_t *frame, size_t len, struct virtio_net_hdr *h,
+                              uint8_t csum[2]);

@@ -107,15 +107,26 @@ ssize_t tap_fixup(struct tap *t, uint8_t *buf, size_t n, uint8_t **frame)
 bool tap_write(struct tap *t, const void *frame, size_t len)
 {
 	uint8_t hdr[64] = {0};
-	struct iovec iov[2];
+	uint8_t csum[2];
+	struct iovec iov[4];
 	int cnt = 0;
+	size_t pos = 0;
 	if (t->vnet) {
 		struct virtio_net_hdr h;
 		frame_vnet_hdr_out(frame, len, t->mtu, &h);
+		pos = frame_csum_partial_out(frame, len, &h, csum);
 		memcpy(hdr, &h, sizeof(h));
 		iov[cnt++] = (struct iovec){.iov_base = hdr, .iov_len = t->vnet_len};
 	}
-	iov[cnt++] = (struct iovec){.iov_base = (void *)frame, .iov_len = len};
+	if (pos != 0) {
+		/* The frame is libslirp's: send our checksum field in place of its own. */
+		iov[cnt++] = (struct iovec){.iov_base = (void *)frame, .iov_len = pos};
+		iov[cnt++] = (struct iovec){.iov_base = csum, .iov_len = 2};
+		iov[cnt++] = (struct iovec){.iov_base = (uint8_t *)frame + pos + 2,
+		                            .iov_len = len - pos - 2};
+	} else {
+		iov[cnt++] = (struct iovec){.iov_base = (void *)frame, .iov_len = len};
+	}
 	ssize_t n;
 	do
 		n = writev(t->fd, iov, cnt);

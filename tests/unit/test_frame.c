@@ -211,3 +211,28 @@ Test(vnet, large_tcp_segments_become_gso_with_the_mtus_mss)
 	frame_vnet_hdr_out(f, len, 1500, &h);
 	cr_assert_eq(h.gso_type, VIRTIO_NET_HDR_GSO_NONE);
 }
+
+Test(vnet, tcp_checksums_go_out_partial_with_the_pseudo_header_sum)
+{
+	static uint8_t f[70000];
+	size_t len = make_syn4(f, 1460, 0x10, 30001);
+	set_full_csum(f, len);
+	struct virtio_net_hdr h;
+	uint8_t csum[2];
+	frame_vnet_hdr_out(f, len, 1500, &h);
+	size_t pos = frame_csum_partial_out(f, len, &h, csum);
+	cr_assert_eq(pos, 34 + 16);
+	cr_assert_eq(h.flags, VIRTIO_NET_HDR_F_NEEDS_CSUM);
+	cr_assert_eq(h.csum_start, 34);
+	cr_assert_eq(h.csum_offset, 16);
+	cr_assert_eq(h.gso_type, VIRTIO_NET_HDR_GSO_TCPV4);
+	/* What the receiver does with NEEDS_CSUM must give back libslirp's full checksum. */
+	uint8_t full[2] = {f[pos], f[pos + 1]};
+	f[pos] = csum[0];
+	f[pos + 1] = csum[1];
+	cr_assert(frame_complete_csum(f, len, h.csum_start, h.csum_offset));
+	cr_assert_eq(f[pos], full[0]);
+	cr_assert_eq(f[pos + 1], full[1]);
+	f[14 + 9] = 17; /* not TCP: left alone */
+	cr_assert_eq(frame_csum_partial_out(f, len, &h, csum), 0);
+}
