@@ -17,6 +17,9 @@
  * idle daemon wakes up twice a minute rather than every second. All libslirp then does late
  * is expire idle UDP/ICMP sessions (after 240 s or more) a little later.
  *
+ * IPv4 fragments from the namespace are reassembled (ipfrag.c) before libslirp sees them:
+ * the libslirp we link crashes on some fragment orders.
+ *
  * Observers: with --pcap or --debug every frame that crosses the tap, both ways, is also
  * handed to pcap.c and framelog.c (one branch per frame when neither is on). With
  * --target-type=bess the "tap" is the BESS peer's socket, set and cleared by bess.c through
@@ -24,6 +27,7 @@
  */
 #include "config.h"
 #include "engine.h"
+#include "ipfrag.h"
 #include "framelog.h"
 #include "pcap.h"
 #include "tap.h"
@@ -53,6 +57,7 @@ struct engine {
 	struct tap tap;
 	struct engine_stats stats;
 	GPtrArray *timers; /* of struct engine_timer * */
+	struct ipfrag *frags;
 	GArray *pollfds;   /* set during one poll round, for the add_poll/get_revents callbacks */
 	guint poll_base;
 	struct pcap *pcap; /* --pcap, or NULL */
@@ -157,6 +162,7 @@ struct engine *engine_new(const struct options *opt, int tapfd)
 	struct engine *e = g_new0(struct engine, 1);
 	tap_init(&e->tap, tapfd, opt->mtu);
 	e->timers = g_ptr_array_new_with_free_func(g_free);
+	e->frags = ipfrag_new();
 	e->observe = slirpns_debug;
 
 	SlirpConfig cfg = {
@@ -201,6 +207,7 @@ void engine_free(struct engine *e)
 		return;
 	slirp_cleanup(e->slirp);
 	g_ptr_array_unref(e->timers);
+	ipfrag_free(e->frags);
 	g_free(e);
 }
 
@@ -212,6 +219,22 @@ Slirp *engine_slirp(struct engine *e)
 const struct engine_stats *engine_stats(const struct engine *e)
 {
 	return &e->stats;
+}
+
+void engine_input(struct engine *e, const uint8_t *frame, size_t len)
+{
+	const uint8_t *whole;
+	size_t whole_len;
+	switch (ipfrag_input(e->frags, frame, len, now_ns() / 1000000, &whole, &whole_len)) {
+	case IPFRAG_PASS:
+		slirp_input(e->slirp, frame, (int)len);
+		break;
+	case IPFRAG_DONE:
+		slirp_input(e->slirp, whole, (int)whole_len);
+		break;
+	case IPFRAG_HELD:
+		break;
+	}
 }
 
 bool engine_tap_readable(struct engine *e, GError **err)
@@ -231,7 +254,7 @@ bool engine_tap_readable(struct engine *e, GError **err)
 		e->stats.bytes_in += (uint64_t)n;
 		if (G_UNLIKELY(e->observe))
 			observe_frame(e, frame, (size_t)n, false);
-		slirp_input(e->slirp, frame, (int)n);
+		engine_input(e, frame, (size_t)n);
 	}
 	return true;
 }

@@ -33,6 +33,8 @@ void engine_set_pcap(struct engine *e, struct pcap *p);
  */
 void engine_set_link(struct engine *e, int fd);
 
+/* Feed one frame from the namespace to libslirp (IPv4 fragments through ipfrag.c first). */
+void engine_input(struct engine *e, const uint8_t *frame, size_t len);
 /* Read every frame the tap has (bounded) and feed it to libslirp. false: tap is gone. */
 bool engine_tap_readable(struct engine *e, GError **err);
 
