@@ -275,7 +275,8 @@ char *api_proto_handle(struct api_proto *p, const char *req, size_t len)
 /*
  * Deciding whether a partial request is worth waiting for. jansson tells "premature end of
  * input" when the bytes stop between tokens, but a token cut off at the end (`tru`, `12e`,
- * `"\u00`, half a UTF-8 character) is reported as invalid. For those we complete the last
+ * `"\u00`, half a UTF-8 character, an integer too big for jansson that more digits would make
+ * a real) is reported as invalid. For those we complete the last
  * token by hand (a cut-off string is checked, then replaced by "") and ask again: if the
  * result is a premature end, what we have is a prefix of some valid request.
  */
@@ -366,6 +367,9 @@ static const char *bare_completion(const char *buf, size_t len)
 			return words[i] + n;
 	if (len > 0 && strchr("-+.eE", buf[len - 1]) != NULL)
 		return "0";
+	/* An integer too big for jansson may still become a valid real (`1111...1` + `.5`). */
+	if (len > 0 && g_ascii_isdigit(buf[len - 1]))
+		return "e0";
 	return NULL;
 }
 
