@@ -55,7 +55,7 @@ expect() { # WHAT EXPECTED-LINES WORD...
 }
 expect "--netns-type values" $'pid\npath\ntapfd' --netns-type ""
 expect "--netns-type=pa" "path" --netns-type = pa
-expect "--target-type values" "netns" --target-type = ""
+expect "--target-type values" $'netns\nbess' --target-type = ""
 expect "--target-type=ne in one word" "--target-type=netns" --target-type=ne
 expect "--port-fast-path values" $'auto\noff' --port-fast-path ""
 expect "a long option prefix" "--enable-sandbox" --enable-sa

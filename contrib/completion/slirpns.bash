@@ -15,7 +15,8 @@
 _slirpns_long_opts="--configure --exit-fd= --ready-fd= --mtu= --cidr= --cidr6= --enable-ipv6
 --api-socket= --disable-host-loopback --no-host-loopback --netns-type= --userns-path=
 --enable-sandbox --create-sandbox --enable-seccomp --outbound-addr= --outbound-addr6=
---disable-dns --macaddress= --target-type= --no-offload --port-fast-path= --publish= --help --version"
+--disable-dns --macaddress= --target-type= --no-offload --port-fast-path= --publish= --pcap=
+--pcap-max-size= --debug --help --version"
 _slirpns_short_opts="-c -e -r -m -6 -a -p -h -v"
 
 # Options that take their value as the next word when not written as --opt=value.
@@ -23,7 +24,7 @@ _slirpns_takes_arg() {
 	case $1 in
 	-e | -r | -m | -a | -p | --exit-fd | --ready-fd | --mtu | --cidr | --cidr6 | --api-socket | \
 		--netns-type | --userns-path | --outbound-addr | --outbound-addr6 | --macaddress | \
-		--target-type | --port-fast-path | --publish) return 0 ;;
+		--target-type | --port-fast-path | --publish | --pcap | --pcap-max-size) return 0 ;;
 	esac
 	return 1
 }
@@ -36,12 +37,12 @@ _slirpns_values() {
 		mapfile -t COMPREPLY < <(compgen -W "pid path tapfd" -- "$cur")
 		;;
 	--target-type)
-		mapfile -t COMPREPLY < <(compgen -W "netns" -- "$cur")
+		mapfile -t COMPREPLY < <(compgen -W "netns bess" -- "$cur")
 		;;
 	--port-fast-path)
 		mapfile -t COMPREPLY < <(compgen -W "auto off" -- "$cur")
 		;;
-	-a | --api-socket | --userns-path)
+	-a | --api-socket | --userns-path | --pcap)
 		compopt -o filenames 2>/dev/null
 		mapfile -t COMPREPLY < <(compgen -f -- "$cur")
 		;;
