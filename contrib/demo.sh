@@ -158,6 +158,8 @@ api '{"execute":"add_hostfwd","arguments":{"proto":"tcp","host_addr":"127.0.0.1"
 api '{"execute":"list_hostfwd"}'
 show "curl http://127.0.0.1:8080/                      # on the host"
 curl -sS --max-time 5 http://127.0.0.1:8080/ | sed 's/^/    /'
+say "(a client on the host's loopback takes the port fast path: slirpns spliced it to a socket"
+say " it made inside the namespace; get_info's port_forwarding counts it below)"
 
 step "8. get_info, then stop"
 api '{"execute":"get_info"}' | pretty | sed 's/^/    /'

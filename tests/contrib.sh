@@ -64,6 +64,8 @@ expect "a --userns-path file" "$COMPLETION" --userns-path = "${COMPLETION%.bash}
 expect "a path-mode namespace file" "$COMPLETION" --netns-type=path "${COMPLETION%.bash}"
 expect "a tapfd argument" "" --netns-type tapfd 3
 expect "TAPNAME" "tap0" -c 1234 ""
+expect "a BESS socket path" "$COMPLETION" --target-type = bess "${COMPLETION%.bash}"
+expect "nothing after the BESS socket path" "" --target-type=bess /tmp/bess.sock ""
 pid_reply=$(complete_words -c "$$")
 grep -qx "$$" <<<"$pid_reply" || fail "completion of a PID: $$ not offered"
 echo "# completion: $(wc -l <<<"$comp_opts") long options, as in --help; values complete"

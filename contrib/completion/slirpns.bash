@@ -7,9 +7,10 @@
 # It works with or without the bash-completion package loaded.
 #
 # Completes: option names; --netns-type, --target-type and --port-fast-path values; file
-# names for --api-socket and --userns-path; interface names for --outbound-addr/--outbound-addr6;
-# suggested MTUs; the positional PID (process ids), PATH (files) or nothing for an FD,
-# following --netns-type; tap0 for TAPNAME. tests/contrib.sh checks that the option list
+# names for --api-socket, --userns-path and --pcap; interface names for --outbound-addr and
+# --outbound-addr6; suggested MTUs; the positional PID (process ids), PATH (files) or nothing
+# for an FD, following --netns-type, or the BESS socket's PATH with --target-type=bess; tap0
+# for TAPNAME. tests/contrib.sh checks that the option list
 # below holds exactly the long options of `slirpns --help`.
 
 _slirpns_long_opts="--configure --exit-fd= --ready-fd= --mtu= --cidr= --cidr6= --enable-ipv6
@@ -67,7 +68,7 @@ _slirpns_values() {
 }
 
 _slirpns() {
-	local cur prev i word opt netns_type=pid npos=0
+	local cur prev i word opt netns_type=pid target_type=netns npos=0
 	COMPREPLY=()
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD - 1]:-}
@@ -111,12 +112,22 @@ _slirpns() {
 			netns_type=${COMP_WORDS[i + 1]:-pid}
 			i=$((i + 1)) ;;
 		--netns-type=*) netns_type=${word#*=} ;;
+		--target-type) [ "${COMP_WORDS[i + 1]:-}" = "=" ] && i=$((i + 1))
+			target_type=${COMP_WORDS[i + 1]:-netns}
+			i=$((i + 1)) ;;
+		--target-type=*) target_type=${word#*=} ;;
 		=) i=$((i + 1)) ;; # "--opt" "=" "value": skip the value
 		-*) _slirpns_takes_arg "$word" && [ "${COMP_WORDS[i + 1]:-}" != "=" ] && i=$((i + 1)) ;;
 		*) npos=$((npos + 1)) ;;
 		esac
 	done
-	if [ "$npos" = 0 ]; then
+	if [ "$target_type" = bess ]; then
+		# PATH, the BESS socket, is the only argument.
+		if [ "$npos" = 0 ]; then
+			compopt -o filenames 2>/dev/null
+			mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+		fi
+	elif [ "$npos" = 0 ]; then
 		case $netns_type in
 		path)
 			compopt -o filenames 2>/dev/null
