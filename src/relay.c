@@ -12,6 +12,16 @@
  *
  * The second socket may still be connecting: it is first watched for POLLOUT and checked with
  * SO_ERROR before any data moves.
+ *
+ * A pipe can be full before it holds pipe_cap bytes: it has a fixed number of slots and each
+ * splice()d socket buffer takes one, however small. splice() then fails with EAGAIN as it does
+ * when the socket is empty, but the socket stays readable, so watching it for POLLIN would spin
+ * poll() until the reader catches up (a client that stops reading would cost a core). After an
+ * EAGAIN with bytes in the pipe we ask poll() whether the pipe has a free slot; if not, the
+ * direction is "pipe_full" and its source is not watched until some of the pipe is written out.
+ * Likewise a socket that reports POLLHUP (it has sent and received FIN: all that is left is to
+ * read what it holds) is taken out of poll() while we wait for the other side, since POLLHUP
+ * cannot be masked.
  */
 #include "config.h"
 #include "relay.h"
@@ -19,6 +29,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,6 +41,7 @@ struct direction {
 	size_t pending; /* bytes sitting in the pipe */
 	bool src_eof;
 	bool dst_shut;
+	bool pipe_full; /* no free slot in the pipe: src is not read until some is written out */
 };
 
 struct relay {
@@ -39,6 +51,8 @@ struct relay {
 	struct direction dir[2]; /* dir[i] moves fd[i] -> fd[1 - i] */
 	size_t pipe_cap;
 	bool connecting; /* fd[1]'s connect() has not completed */
+	bool hup[2];     /* fd[i] reported POLLHUP (it stays so) */
+	bool parked[2];  /* watch[i] is on fd -1: nothing to wait for on a hung-up fd[i] */
 	struct relay_set *set;
 };
 
@@ -79,23 +93,45 @@ void relay_set_clear(struct relay_set *set)
 	set->relays = NULL;
 }
 
+static void on_event(struct loop *l, struct loop_watch *w, short revents, void *data);
+
+/* Set what fd[i] waits for. A hung-up socket with nothing to wait for leaves poll() (a watch
+ * on fd -1) until it has: poll() reports POLLHUP whatever the events asked. */
+static void set_events(struct relay *r, int i, short ev)
+{
+	bool park = ev == 0 && r->hup[i];
+	if (park != r->parked[i]) {
+		loop_unwatch(r->loop, r->watch[i]);
+		r->watch[i] = loop_watch_fd(r->loop, park ? -1 : r->fd[i], ev, on_event, r);
+		r->parked[i] = park;
+	}
+	loop_watch_set_events(r->watch[i], ev);
+}
+
 /* Recompute what each socket waits for. */
 static void update_events(struct relay *r)
 {
 	if (r->connecting) {
-		loop_watch_set_events(r->watch[0], 0);
-		loop_watch_set_events(r->watch[1], POLLOUT);
+		set_events(r, 0, 0);
+		set_events(r, 1, POLLOUT);
 		return;
 	}
 	for (int i = 0; i < 2; i++) {
 		const struct direction *out = &r->dir[i], *in = &r->dir[1 - i];
 		short ev = 0;
-		if (!out->src_eof && out->pending < r->pipe_cap)
+		if (!out->src_eof && out->pending < r->pipe_cap && !out->pipe_full)
 			ev |= POLLIN;
 		if (in->pending > 0)
 			ev |= POLLOUT;
-		loop_watch_set_events(r->watch[i], ev);
+		set_events(r, i, ev);
 	}
+}
+
+/* After splice() into the pipe failed with EAGAIN: was it for want of a free slot? */
+static bool pipe_is_full(const struct direction *d)
+{
+	struct pollfd p = {.fd = d->pipe[1], .events = POLLOUT};
+	return d->pending > 0 && poll(&p, 1, 0) == 0;
 }
 
 /* Move what can move in direction i; false on a fatal error. */
@@ -108,8 +144,10 @@ static bool pump(struct relay *r, int i)
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN)
+		if (n < 0 && errno == EAGAIN) {
+			d->pipe_full = pipe_is_full(d);
 			break;
+		}
 		if (n < 0)
 			return false;
 		if (n == 0)
@@ -126,6 +164,7 @@ static bool pump(struct relay *r, int i)
 		if (n <= 0)
 			return false;
 		d->pending -= (size_t)n;
+		d->pipe_full = false;
 	}
 	if (d->src_eof && d->pending == 0 && !d->dst_shut) {
 		shutdown(dst, SHUT_WR);
@@ -147,6 +186,8 @@ static bool finish_connect(struct relay *r)
 static void on_event(struct loop *l, struct loop_watch *w, short revents, void *data)
 {
 	struct relay *r = data;
+	if (revents & POLLHUP)
+		r->hup[w == r->watch[0] ? 0 : 1] = true;
 	if (r->connecting) {
 		if (w == r->watch[0]) { /* only errors are watched on a while b connects */
 			if (revents & (POLLERR | POLLHUP))
