@@ -11,13 +11,17 @@
  * it joins the target's user and network namespaces, drops every capability, sets
  * NO_NEW_PRIVS and loads a seccomp filter that leaves it only socket(AF_INET/AF_INET6),
  * recv/send on its socketpair, close and exit. Asked with one byte ('4' or '6'), it answers
- * with a fresh non-blocking TCP socket (SCM_RIGHTS). A socket's network namespace is fixed at
+ * with a status byte (0 or an errno), the request byte, and a fresh non-blocking TCP socket
+ * (SCM_RIGHTS) unless the status says why not. A socket's network namespace is fixed at
  * creation, so the daemon connects it itself, with no privilege and under its own seccomp
  * filter. A few sockets are kept in a pool so a new client does not wait for the helper.
  *
  * The guest sees these connections coming from its own address (the namespace connects to
  * itself), never from a loopback address; services bound to the namespace's 127.0.0.1 stay
- * unreachable because we connect to guest_addr only.
+ * unreachable because we connect to guest_addr only - and only when guest_addr is one that
+ * libslirp could reach too: a forward naming a loopback or unspecified guest address
+ * (127.0.0.1, 0.0.0.0, ::1, ::, ::ffff:127.0.0.1), which through the tap the kernel drops, is
+ * left to libslirp, as a connect() from inside the namespace would reach its loopback.
  *
  * Telling the two kinds of clients apart needs the listening socket, which libslirp owns and
  * accepts on. We interpose accept() and listen() for the whole process (definitions here take
@@ -106,10 +110,10 @@ static bool helper_confine(void)
 	return rc == 0;
 }
 
-static void helper_answer(int sock, int fd, int err)
+static void helper_answer(int sock, int fd, int err, unsigned char req)
 {
-	unsigned char status = (unsigned char)err;
-	struct iovec iov = {.iov_base = &status, .iov_len = 1};
+	unsigned char answer[2] = {(unsigned char)err, req};
+	struct iovec iov = {.iov_base = answer, .iov_len = sizeof(answer)};
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
@@ -132,14 +136,14 @@ static G_NORETURN void helper_main(const struct options *opt, int sock)
 	g_autoptr(GError) err = NULL;
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (!netns_enter(opt, &err)) {
-		helper_answer(sock, -1, 255);
+		helper_answer(sock, -1, 255, 0);
 		_exit(1);
 	}
 	if (!helper_confine()) {
-		helper_answer(sock, -1, 254);
+		helper_answer(sock, -1, 254, 0);
 		_exit(1);
 	}
-	helper_answer(sock, -1, 0); /* ready */
+	helper_answer(sock, -1, 0, 0); /* ready */
 	for (;;) {
 		unsigned char req;
 		ssize_t n = recv(sock, &req, 1, 0);
@@ -147,7 +151,7 @@ static G_NORETURN void helper_main(const struct options *opt, int sock)
 			_exit(0);
 		int family = req == '6' ? AF_INET6 : AF_INET;
 		int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		helper_answer(sock, fd, fd < 0 ? errno : 0);
+		helper_answer(sock, fd, fd < 0 ? errno : 0, req);
 		if (fd >= 0)
 			close(fd);
 	}
@@ -160,18 +164,25 @@ static int fam_index(int family)
 	return family == AF_INET6 ? 1 : 0;
 }
 
-static void request_socket(struct fastpath *fp, int idx)
+static bool request_socket(struct fastpath *fp, int idx)
 {
 	unsigned char req = idx ? '6' : '4';
-	if (send(fp->sock, &req, 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
-		fp->outstanding[idx]++;
+	if (send(fp->sock, &req, 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)
+		return false;
+	fp->outstanding[idx]++;
+	return true;
 }
 
-/* Keep the pool topped up: spare sockets plus those already asked for. */
+/*
+ * Keep the pool topped up: spare sockets plus those already asked for. When the socketpair is
+ * full (a burst of hundreds of clients) we stop; on_helper() asks for the rest as the helper's
+ * answers come in, so no waiting client is forgotten.
+ */
 static void refill(struct fastpath *fp, int idx)
 {
 	while (fp->pool[idx].length + fp->outstanding[idx] < POOL_TARGET + fp->waiting[idx].length)
-		request_socket(fp, idx);
+		if (!request_socket(fp, idx))
+			break;
 }
 
 static void start_relay(struct fastpath *fp, int client, int ns, const struct sockaddr *guest,
@@ -183,16 +194,21 @@ static void start_relay(struct fastpath *fp, int client, int ns, const struct so
 		setsockopt(client, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		close(client);
 		close(ns);
+		fp->stats.fast_total++; /* refused, but it took the fast path */
 		return;
 	}
 	fp->stats.fast_total++;
 	relay_start(fp->loop, client, ns, &fp->relays);
 }
 
-static int recv_socket(struct fastpath *fp, int *status)
+/*
+ * One answer from the helper: the socket, or -1 with *status 0 (no answer yet), -1 (the helper
+ * is gone) or an errno (no socket for this request). *idx says which family it answers.
+ */
+static int recv_socket(struct fastpath *fp, int *status, int *idx)
 {
-	unsigned char st = 0;
-	struct iovec iov = {.iov_base = &st, .iov_len = 1};
+	unsigned char answer[2] = {0, '4'};
+	struct iovec iov = {.iov_base = answer, .iov_len = sizeof(answer)};
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
@@ -208,10 +224,16 @@ static int recv_socket(struct fastpath *fp, int *status)
 		*status = n == 0 ? -1 : (errno == EAGAIN ? 0 : -1);
 		return -1;
 	}
-	*status = st;
+	*status = answer[0];
+	*idx = answer[1] == '6' ? 1 : 0;
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	if (c == NULL || c->cmsg_type != SCM_RIGHTS)
+	if (c == NULL || c->cmsg_type != SCM_RIGHTS) {
+		/* No socket: the helper's errno, or none came through (MSG_CTRUNC: we are out of
+		 * fds). */
+		if (*status == 0)
+			*status = (msg.msg_flags & MSG_CTRUNC) ? EMFILE : EBADMSG;
 		return -1;
+	}
 	int fd;
 	memcpy(&fd, CMSG_DATA(c), sizeof(int));
 	return fd;
@@ -236,26 +258,35 @@ static void on_helper(struct loop *l, struct loop_watch *w, short revents, void 
 {
 	struct fastpath *fp = data;
 	for (;;) {
-		int status;
-		int fd = recv_socket(fp, &status);
+		int status, idx = 0;
+		int fd = recv_socket(fp, &status, &idx);
 		if (fd < 0 && status == 0)
-			return; /* nothing more for now */
+			break; /* nothing more for now */
 		if (fd < 0 && status < 0) {
 			loop_unwatch(l, fp->watch);
 			fp->watch = NULL;
 			return disable(fp, "namespace helper exited");
 		}
-		if (fd < 0)
-			continue; /* the helper could not make one: asked again on the next client
-			           */
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
-		int idx = getsockname(fd, (struct sockaddr *)&ss, &len) == 0
-		              ? fam_index(ss.ss_family)
-		              : 0;
 		if (fp->outstanding[idx] > 0)
 			fp->outstanding[idx]--;
 		struct pending *p = g_queue_pop_head(&fp->waiting[idx]);
+		if (fd < 0) {
+			/* No socket for this request: the client it was for is reset, not left
+			 * waiting (nor is the request asked again at once, which could spin). */
+			static bool warned;
+			if (!warned)
+				log_warn("port fast path: no socket from the namespace (%s); such "
+				         "clients are reset (logged once)",
+				         g_strerror(status));
+			warned = true;
+			if (p != NULL) {
+				struct linger lg = {.l_onoff = 1, .l_linger = 0};
+				setsockopt(p->client, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+				close(p->client);
+				g_free(p);
+			}
+			continue;
+		}
 		if (p != NULL) {
 			start_relay(fp, p->client, fd, (struct sockaddr *)&p->guest, p->guest_len);
 			g_free(p);
@@ -263,11 +294,33 @@ static void on_helper(struct loop *l, struct loop_watch *w, short revents, void 
 			g_queue_push_tail(&fp->pool[idx], GINT_TO_POINTER(fd + 1)); /* 0 is NULL */
 		}
 	}
+	/* Ask for what a full socketpair refused earlier (see refill()). */
+	for (int i = 0; i < 2; i++)
+		if (fp->waiting[i].length > 0)
+			refill(fp, i);
+}
+
+/* Not loopback or unspecified: an address libslirp reaches through the tap as well (above). */
+static bool guest_reachable(const struct sockaddr *guest)
+{
+	uint32_t v4;
+	if (guest->sa_family == AF_INET) {
+		v4 = ntohl(((const struct sockaddr_in *)guest)->sin_addr.s_addr);
+	} else if (guest->sa_family == AF_INET6) {
+		const struct in6_addr *a = &((const struct sockaddr_in6 *)guest)->sin6_addr;
+		if (!IN6_IS_ADDR_V4MAPPED(a))
+			return !IN6_IS_ADDR_LOOPBACK(a) && !IN6_IS_ADDR_UNSPECIFIED(a);
+		memcpy(&v4, &a->s6_addr[12], sizeof(v4));
+		v4 = ntohl(v4);
+	} else {
+		return false;
+	}
+	return v4 != INADDR_ANY && (v4 >> 24) != IN_LOOPBACKNET;
 }
 
 bool fastpath_take(struct fastpath *fp, int client, const struct sockaddr *guest, socklen_t len)
 {
-	if (fp == NULL || !fp->stats.enabled || fp->loop == NULL)
+	if (fp == NULL || !fp->stats.enabled || fp->loop == NULL || !guest_reachable(guest))
 		return false;
 	int idx = fam_index(guest->sa_family);
 	fd_set_nonblock(client, NULL);
