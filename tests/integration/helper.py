@@ -6,12 +6,17 @@ each peer address to the file given with --log, so a test can check which source
 connection arrived from. Nothing here talks to anything but the addresses it is given.
 """
 import argparse
+import errno
 import hashlib
+import os
 import random
+import resource
+import selectors
 import socket
 import struct
 import sys
 import threading
+import time
 
 
 def family_of(addr):
@@ -378,6 +383,251 @@ def ping_check(args):
     print("%d echoes of %d..%d bytes ok" % (len(sizes), min(sizes), max(sizes)))
 
 
+# --- many connections at once, closes and resets (port forwards' fast path) ---
+
+def raise_nofile():
+    """Thousands of sockets at once: the soft fd limit up to the hard one."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+
+
+def tcp_echo_events(args):
+    """TCP echo server in one thread (no thread per connection) with a SOMAXCONN backlog, for
+    thousands of connections at once. Echoes until the peer shuts down writing, then closes."""
+    raise_nofile()
+    s = socket.socket(family_of(args.addr), socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((args.addr, args.port))
+    s.listen(socket.SOMAXCONN)
+    s.setblocking(False)
+    sel = selectors.DefaultSelector()
+    sel.register(s, selectors.EVENT_READ, None)
+    log = open(args.log, "a", buffering=1) if args.log else None
+    print("ready", flush=True)
+
+    def drop(c):
+        sel.unregister(c)
+        c.close()
+
+    while True:
+        for key, mask in sel.select():
+            if key.data is None:
+                while True:
+                    try:
+                        c, peer = s.accept()
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    if log:
+                        log.write(peer[0] + "\n")
+                    c.setblocking(False)
+                    sel.register(c, selectors.EVENT_READ, {"pend": bytearray(), "eof": False})
+                continue
+            c, st = key.fileobj, key.data
+            pend = st["pend"]
+            try:
+                if mask & selectors.EVENT_READ and not st["eof"] and len(pend) < (1 << 20):
+                    data = c.recv(65536)
+                    if data:
+                        pend += data
+                    else:
+                        st["eof"] = True  # the rest of the echo first, then close
+                if pend:
+                    del pend[:c.send(pend)]
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError:
+                drop(c)
+                continue
+            if st["eof"] and not pend:
+                drop(c)
+                continue
+            sel.modify(c, (0 if st["eof"] else selectors.EVENT_READ) |
+                       (selectors.EVENT_WRITE if pend else 0), st)
+
+
+def tcp_many(args):
+    """Against an echo server: COUNT connections open at once. Each sends SIZE bytes of its own
+    (its index first) and waits for all of them to come back; once every connection has its
+    echo (all COUNT established end to end at the same time) it prints "held COUNT" and, with
+    --hold FILE, waits until FILE exists. Then each shuts down writing and must see a clean EOF
+    with nothing more. Any connection refused, reset, short, wrong or late (--timeout for the
+    whole run) fails, naming the connection."""
+    raise_nofile()
+    rnd = random.Random(args.seed)
+    sel = selectors.DefaultSelector()
+    start = time.monotonic()
+    deadline = start + args.timeout
+
+    def remaining(what, done, total):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            sys.exit("%s: only %d of %d after %.1f s" % (what, done, total, args.timeout))
+        return left
+
+    conns = []
+    for i in range(args.count):
+        s = socket.socket(family_of(args.addr), socket.SOCK_STREAM)
+        s.setblocking(False)
+        if args.bind:
+            s.bind((args.bind, 0))
+        err = s.connect_ex((args.addr, args.port))
+        if err not in (0, errno.EINPROGRESS):
+            sys.exit("connection %d: connect: %s" % (i, os.strerror(err)))
+        c = {"i": i, "s": s, "sent": 0, "got": bytearray(),
+             "out": (struct.pack("!I", i) + rnd.randbytes(max(args.size - 4, 0)))[:args.size]}
+        conns.append(c)
+        sel.register(s, selectors.EVENT_READ | selectors.EVENT_WRITE, c)
+    echoed = 0
+    while echoed < args.count:
+        for key, mask in sel.select(remaining("echoed", echoed, args.count)):
+            c = key.data
+            s, out = c["s"], c["out"]
+            try:
+                if mask & selectors.EVENT_WRITE and c["sent"] < len(out):
+                    c["sent"] += s.send(out[c["sent"]:])
+                    if c["sent"] == len(out):
+                        sel.modify(s, selectors.EVENT_READ, c)
+                if mask & selectors.EVENT_READ:
+                    data = s.recv(65536)
+                    if not data:
+                        sys.exit("connection %d: closed after %d of %d echoed bytes"
+                                 % (c["i"], len(c["got"]), len(out)))
+                    c["got"] += data
+                    if c["got"] != out[:len(c["got"])]:
+                        sys.exit("connection %d: wrong bytes echoed (another connection's?)"
+                                 % c["i"])
+                    if len(c["got"]) == len(out):
+                        echoed += 1
+                        sel.unregister(s)
+            except (BlockingIOError, InterruptedError):
+                pass
+            except OSError as e:
+                sys.exit("connection %d: %s" % (c["i"], e))
+    opened = time.monotonic() - start
+    print("held %d" % args.count, flush=True)
+    if args.hold:
+        while not os.path.exists(args.hold):
+            remaining("held, waiting for " + args.hold, echoed, args.count)
+            time.sleep(0.02)
+    closing = time.monotonic()
+    for c in conns:
+        c["s"].shutdown(socket.SHUT_WR)
+        sel.register(c["s"], selectors.EVENT_READ, c)
+    closed = 0
+    while closed < args.count:
+        for key, _ in sel.select(remaining("closed cleanly", closed, args.count)):
+            c = key.data
+            try:
+                data = c["s"].recv(65536)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError as e:
+                sys.exit("connection %d: %s instead of EOF after shutdown" % (c["i"], e))
+            if data:
+                sys.exit("connection %d: %d more bytes after the echo" % (c["i"], len(data)))
+            sel.unregister(c["s"])
+            c["s"].close()
+            closed += 1
+    print("%d connections of %d bytes each way: open at once and echoed in %.2f s, closed "
+          "cleanly in %.2f s" % (args.count, args.size, opened, time.monotonic() - closing))
+
+
+def tcp_outcome(args):
+    """TCP server: greet each connection with "hi\\n", read it until EOF or an error, then log
+    "<peer> eof <bytes>" or "<peer> reset <bytes>" to --log. With --rst, reset each connection
+    (SO_LINGER 0, close) when its first data arrives, logging "<peer> sent-reset <bytes>"."""
+    s = socket.socket(family_of(args.addr), socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((args.addr, args.port))
+    s.listen(128)
+    print("ready", flush=True)
+
+    def serve(c, peer):
+        n, how = 0, "eof"
+        try:
+            c.sendall(b"hi\n")
+            while True:
+                data = c.recv(65536)
+                if not data:
+                    break
+                n += len(data)
+                if args.rst:
+                    c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    how = "sent-reset"
+                    break
+        except ConnectionResetError:
+            how = "reset"
+        c.close()
+        if args.log:
+            with open(args.log, "a") as f:
+                f.write("%s %s %d\n" % (peer[0], how, n))
+
+    while True:
+        c, peer = s.accept()
+        threading.Thread(target=serve, args=(c, peer), daemon=True).start()
+
+
+def tcp_close_check(args):
+    """Connect; with --greeting read a tcp-outcome server's "hi\\n"; with --send, send MSG.
+    Then with --rst reset the connection (SO_LINGER 0, close) and print "reset-sent";
+    otherwise read until the peer closes and print how ("eof" or "reset"), the bytes received
+    and the milliseconds since connect() was called (a reset that beats connect() counts).
+    Exits 1 if nothing happens within --timeout."""
+    t0 = time.monotonic()
+    n, how = 0, "eof"
+    try:
+        c = connect(args)
+        if args.greeting:
+            got = b""
+            while not got.endswith(b"\n"):
+                data = c.recv(16)
+                if not data:
+                    sys.exit("closed before the greeting (%r)" % got)
+                got += data
+            if got != b"hi\n":
+                sys.exit("greeting %r" % got)
+        if args.send:
+            c.sendall(args.send.encode())
+        if args.rst:
+            time.sleep(0.2)  # let the bytes reach the server before the reset
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()
+            print("reset-sent")
+            return
+        while True:
+            data = c.recv(65536)
+            if not data:
+                break
+            n += len(data)
+    except (ConnectionResetError, BrokenPipeError):
+        how = "reset"
+    except socket.timeout:
+        sys.exit("still open after %.1f s (%d bytes received)" % (args.timeout, n))
+    print("%s %d %d" % (how, n, (time.monotonic() - t0) * 1000))
+
+
+def stall_get(args):
+    """Connect to a hash-source, read nothing for STALL seconds (the sender fills every buffer
+    on the way and must stop), then read to EOF; print "<sha256> <bytes>". With --half-close,
+    shut down writing first (the server may then finish and close while we still stall)."""
+    with connect(args) as c:
+        if args.half_close:
+            c.shutdown(socket.SHUT_WR)
+        time.sleep(args.stall)
+        h, n, buf = hashlib.sha256(), 0, bytearray(1 << 20)
+        while True:
+            got = c.recv_into(buf)
+            if not got:
+                break
+            h.update(memoryview(buf)[:got])
+            n += got
+    print("%s %d" % (h.hexdigest(), n))
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -429,10 +679,39 @@ def main():
     sp.add_argument("--timeout", type=float, default=1)
     sp.add_argument("--tries", type=int, default=5)
     sp.add_argument("--seed", type=int, default=1)
+    sp = sub.add_parser("tcp-echo-events")
+    sp.add_argument("addr")
+    sp.add_argument("port", type=int)
+    sp.add_argument("--log")
+    sp = sub.add_parser("tcp-outcome")
+    sp.add_argument("addr")
+    sp.add_argument("port", type=int)
+    sp.add_argument("--log")
+    sp.add_argument("--rst", action="store_true")
+    for name in ("tcp-many", "tcp-close-check", "stall-get"):
+        sp = sub.add_parser(name)
+        sp.add_argument("addr")
+        sp.add_argument("port", type=int)
+        sp.add_argument("--bind", help="source address")
+        sp.add_argument("--timeout", type=float, default=60 if name == "tcp-many" else 10)
+        if name == "tcp-many":
+            sp.add_argument("--count", type=int, default=500)
+            sp.add_argument("--size", type=int, default=1000)
+            sp.add_argument("--hold", help="once all are echoed, wait for this file to exist")
+            sp.add_argument("--seed", type=int, default=1)
+        if name == "tcp-close-check":
+            sp.add_argument("--greeting", action="store_true")
+            sp.add_argument("--send")
+            sp.add_argument("--rst", action="store_true")
+        if name == "stall-get":
+            sp.add_argument("--stall", type=float, default=2)
+            sp.add_argument("--half-close", action="store_true")
     args = p.parse_args()
     {"hash-sink": hash_sink, "hash-source": hash_source, "hash-put": hash_put,
      "hash-get": hash_get, "hash-echo": hash_echo, "tcp-tiny": tcp_tiny, "udp-check": udp_check,
      "ping-check": ping_check,
+     "tcp-echo-events": tcp_echo_events, "tcp-many": tcp_many, "tcp-outcome": tcp_outcome,
+     "tcp-close-check": tcp_close_check, "stall-get": stall_get,
      "tcp-echo": tcp_echo, "udp-echo": udp_echo, "dns": dns, "tcp-send": tcp_send,
      "udp-send": udp_send, "resolve": resolve}[args.cmd](args)
 
