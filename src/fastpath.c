@@ -26,8 +26,9 @@
  * Telling the two kinds of clients apart needs the listening socket, which libslirp owns and
  * accepts on. We interpose accept() and listen() for the whole process (definitions here take
  * precedence over the C library's for libslirp's calls): listen() on a socket that
- * slirp_add_hostxfwd() creates while fastpath_begin_listen() is in effect records it, makes it
- * non-blocking and raises libslirp's backlog of 1 to SOMAXCONN; accept() on a recorded socket
+ * slirp_add_hostxfwd() creates while fastpath_begin_listen() is in effect records it and makes
+ * it non-blocking (and every listen() raises libslirp's backlog of 1 to SOMAXCONN, also with
+ * the fast path off); accept() on a recorded socket
  * keeps loopback clients for us and returns the others to libslirp (or -1/EAGAIN, which
  * libslirp handles by dropping its half-made connection).
  */
@@ -387,10 +388,11 @@ int listen(int fd, int backlog)
 	struct fastpath *fp = the_fastpath;
 	if (fp != NULL && fp->capture != NULL) {
 		fp->capture->listen_fd = fd;
-		backlog = SOMAXCONN;
 		fd_set_nonblock(fd, NULL); /* we accept in a loop until EAGAIN */
 	}
-	return (int)syscall(SYS_listen, fd, backlog);
+	/* libslirp listens with a backlog of 1: a burst of clients would mostly be dropped and
+	 * retry after 1, 3, 7... s. Every listener gets SOMAXCONN, fast path or not. */
+	return (int)syscall(SYS_listen, fd, MAX(backlog, SOMAXCONN));
 }
 
 void fastpath_begin_listen(struct fastpath *fp, const struct sockaddr *guest, socklen_t len)
