@@ -71,6 +71,7 @@ struct fastpath {
 	struct loop_watch *watch;
 	GQueue pool[2];          /* spare namespace sockets: [0] IPv4, [1] IPv6 */
 	unsigned outstanding[2]; /* requests sent, answers not yet received */
+	bool behind[2];          /* refill() stopped at a full socketpair: again on answers */
 	GQueue waiting[2];       /* clients waiting for a socket (struct pending *) */
 	GHashTable *targets;     /* listening fd -> struct target * */
 	struct target *capture;  /* between begin_listen and end_listen */
@@ -177,13 +178,16 @@ static bool request_socket(struct fastpath *fp, int idx)
 /*
  * Keep the pool topped up: spare sockets plus those already asked for. When the socketpair is
  * full (a burst of hundreds of clients) we stop; on_helper() asks for the rest as the helper's
- * answers come in, so no waiting client is forgotten.
+ * answers come in, so no waiting client is forgotten and the pool ends up full again.
  */
 static void refill(struct fastpath *fp, int idx)
 {
+	fp->behind[idx] = false;
 	while (fp->pool[idx].length + fp->outstanding[idx] < POOL_TARGET + fp->waiting[idx].length)
-		if (!request_socket(fp, idx))
+		if (!request_socket(fp, idx)) {
+			fp->behind[idx] = true;
 			break;
+		}
 }
 
 static void start_relay(struct fastpath *fp, int client, int ns, const struct sockaddr *guest,
@@ -297,7 +301,7 @@ static void on_helper(struct loop *l, struct loop_watch *w, short revents, void 
 	}
 	/* Ask for what a full socketpair refused earlier (see refill()). */
 	for (int i = 0; i < 2; i++)
-		if (fp->waiting[i].length > 0)
+		if (fp->behind[i])
 			refill(fp, i);
 }
 

@@ -315,8 +315,10 @@ for _ in $(seq 100); do
 	[ "$fds" = "$FDS_BASE" ] && break
 	sleep 0.1
 done
-[ "$fds" = "$FDS_BASE" ] ||
+[ "$fds" -le "$FDS_BASE" ] ||
 	fail "fd leak: the daemon holds $fds fds after $N connections closed, $FDS_BASE before"
+[ "$fds" = "$FDS_BASE" ] || fail "the daemon holds $fds fds after $N connections closed, \
+$FDS_BASE before: its pool of namespace sockets was not topped up again"
 note "fds after the $N connections closed: $fds (baseline $FDS_BASE)"
 
 # IPv6 host addresses.
