@@ -37,13 +37,16 @@
 #include "netns.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <seccomp.h>
 #include <signal.h>
 #include <string.h>
+#include <net/if.h>
 #include <sys/capability.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -137,6 +140,11 @@ static G_NORETURN void helper_main(const struct options *opt, int sock)
 {
 	g_autoptr(GError) err = NULL;
 	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	/* Hold nothing of the daemon's but our socket: not its ready fd (whose reader waits for
+	 * EOF), exit fd, tap or API socket. */
+	if (sock > 3)
+		close_range(3, (unsigned)sock - 1, 0);
+	close_range((unsigned)sock + 1, ~0U, 0);
 	if (!netns_enter(opt, &err)) {
 		helper_answer(sock, -1, 255, 0);
 		_exit(1);
@@ -190,10 +198,34 @@ static void refill(struct fastpath *fp, int idx)
 		}
 }
 
+/* --debug: a loopback client relayed to guest (or not, with the errno of the connect). */
+static void log_fast(const struct sockaddr *guest, int errnum)
+{
+	char addr[INET6_ADDRSTRLEN] = "?";
+	uint16_t port = 0;
+	if (guest->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)guest;
+		inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
+		port = ntohs(in->sin_port);
+	} else if (guest->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)guest;
+		inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof(addr));
+		port = ntohs(in6->sin6_port);
+	}
+	if (errnum == 0)
+		log_debug("fast path: loopback client spliced to %s port %u in the namespace", addr,
+		          port);
+	else
+		log_debug("fast path: loopback client to %s port %u refused: %s", addr, port,
+		          g_strerror(errnum));
+}
+
 static void start_relay(struct fastpath *fp, int client, int ns, const struct sockaddr *guest,
                         socklen_t len)
 {
 	if (connect(ns, guest, len) < 0 && errno != EINPROGRESS) {
+		if (slirpns_debug)
+			log_fast(guest, errno);
 		/* Refused at once (nothing listens): the client sees a reset, promptly. */
 		struct linger lg = {.l_onoff = 1, .l_linger = 0};
 		setsockopt(client, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
@@ -203,6 +235,8 @@ static void start_relay(struct fastpath *fp, int client, int ns, const struct so
 		return;
 	}
 	fp->stats.fast_total++;
+	if (slirpns_debug)
+		log_fast(guest, 0);
 	relay_start(fp->loop, client, ns, &fp->relays);
 }
 
@@ -353,6 +387,27 @@ static bool is_loopback(const struct sockaddr_storage *ss)
 	return IN6_IS_ADDR_LOOPBACK(a) || (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
 }
 
+/*
+ * The namespace reaches its own address through its lo device: with lo down our connect()
+ * would wait in SYN-SENT for ever, where libslirp still gets through. Ask a spare socket of
+ * the namespace (an ioctl answers for the socket's network namespace); with none at hand,
+ * assume lo is up, as -c and every container runtime leave it.
+ */
+static bool ns_loopback_up(struct fastpath *fp)
+{
+	for (int i = 0; i < 2; i++) {
+		gpointer head = g_queue_peek_head(&fp->pool[i]);
+		if (head == NULL)
+			continue;
+		struct ifreq ifr = {0};
+		g_strlcpy(ifr.ifr_name, "lo", sizeof(ifr.ifr_name));
+		if (ioctl(GPOINTER_TO_INT(head) - 1, SIOCGIFFLAGS, &ifr) < 0)
+			return true;
+		return (ifr.ifr_flags & IFF_UP) != 0;
+	}
+	return true;
+}
+
 /* accept() on one of libslirp's forward listeners: true if the client was taken. */
 static bool claim(int listen_fd, int client, const struct sockaddr_storage *peer)
 {
@@ -362,7 +417,7 @@ static bool claim(int listen_fd, int client, const struct sockaddr_storage *peer
 	struct target *t = g_hash_table_lookup(fp->targets, GINT_TO_POINTER(listen_fd));
 	if (t == NULL)
 		return false;
-	if (is_loopback(peer) &&
+	if (is_loopback(peer) && ns_loopback_up(fp) &&
 	    fastpath_take(fp, client, (struct sockaddr *)&t->guest, t->guest_len))
 		return true;
 	fp->stats.slirp_total++;

@@ -283,9 +283,15 @@ static void log_forward(const struct forward *fw, const char *what, const GError
 
 bool forwarder_open(struct forwarder *f, struct forward *fw, GError **err)
 {
-	bool ok = addr_family(fw->host_addr) == AF_INET6 && addr_family(fw->guest_addr) == AF_INET
-	              ? open_cross(f, fw, err)
-	              : open_slirp(f, fw, err);
+	int hf = addr_family(fw->host_addr), gf = addr_family(fw->guest_addr);
+	bool ok;
+	if (hf == AF_INET && gf == AF_INET6) /* libslirp 4.7 asserts on the first connection */
+		ok = set_error(err, 0,
+		               "an IPv4 host_addr cannot forward to an IPv6 guest_addr "
+		               "(use an IPv6 host_addr such as \"::\")");
+	else
+		ok = hf == AF_INET6 && gf == AF_INET ? open_cross(f, fw, err)
+		                                     : open_slirp(f, fw, err);
 	if (slirpns_debug)
 		log_forward(fw, ok ? "added" : "not added", ok || err == NULL ? NULL : *err);
 	return ok;

@@ -24,7 +24,8 @@
  *                 "nameserver fe80::1%eth0", tries AF_UNIX first and then AF_INET. So no new
  *                 AF_UNIX socket (the host's abstract sockets stay out of reach).
  *   ioctl()       FIONREAD (libslirp sizes datagrams), SIOCGIFINDEX (if_nametoindex()),
- *                 TCGETS (isatty() in glib's log writer) only.
+ *                 SIOCGIFFLAGS (fastpath.c: is the namespace's lo up?), TCGETS (isatty() in
+ *                 glib's log writer) only.
  *   fcntl()       F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETPIPE_SZ, F_SETPIPE_SZ only.
  *   open, openat  read-only: no O_WRONLY/O_RDWR, O_CREAT, O_TRUNC, O_APPEND.
  *   mmap,mprotect never PROT_EXEC: no new executable memory.
@@ -120,7 +121,7 @@ static const struct allow allowlist[] = {
 	{"close", .why = "sockets libslirp, forwards and API clients are done with; resolv.conf"},
 	{"fcntl", ONE_OF(1, F_GETFD, F_SETFD, F_GETFL, F_SETFL, F_GETPIPE_SZ, F_SETPIPE_SZ),
 	 .why = "libslirp sets O_NONBLOCK and FD_CLOEXEC on new sockets; relay.c sizes pipes"},
-	{"ioctl", ONE_OF(1, FIONREAD, SIOCGIFINDEX, TCGETS),
+	{"ioctl", ONE_OF(1, FIONREAD, SIOCGIFINDEX, SIOCGIFFLAGS, TCGETS),
 	 .why = "FIONREAD: libslirp sizes datagrams; SIOCGIFINDEX: if_nametoindex(); "
 	        "TCGETS: isatty() in glib's log writer"},
 

@@ -53,6 +53,11 @@ helper tcp-send ::1 18080 x 2>/dev/null && fail "port 18080 still open after rem
 resp=$(call '{"execute":"add_hostfwd","arguments":{"proto":"tcp","host_addr":"::","host_port":18080,"guest_port":80}}')
 echo "$resp" | jq -e '.return.id == 4' >/dev/null || fail "re-add after remove: $resp"
 
+# IPv4 host address to an IPv6 guest: refused (libslirp 4.7 would abort on the first client).
+resp=$(call '{"execute":"add_hostfwd","arguments":{"proto":"tcp","host_addr":"127.0.0.1","host_port":18083,"guest_addr":"'"$guest6"'","guest_port":81}}')
+echo "$resp" | jq -e '.error.desc | test("IPv4 host_addr cannot forward to an IPv6 guest_addr")' >/dev/null ||
+	fail "IPv4 -> IPv6 guest: $resp"
+
 # UDP across families is refused with a reason, and the daemon lives on.
 resp=$(call '{"execute":"add_hostfwd","arguments":{"proto":"udp","host_addr":"::","host_port":18082,"guest_port":53}}')
 echo "$resp" | jq -e '.error.desc | test("IPv6 guest_addr")' >/dev/null || fail "UDP cross: $resp"
