@@ -52,7 +52,7 @@
 #define TIMER_OFF INT64_MAX
 #define SLIRP_IDLE_CAP_MS 1000u  /* libslirp's timeout when no TCP timer is pending */
 #define IDLE_TIMEOUT_MS   30000u
-#define TRIM_DROP         64 /* libslirp sockets closed since the peak before we trim */
+#define TRIM_DROP         16 /* libslirp sockets closed since the peak before we trim */
 
 struct engine_timer {
 	SlirpTimerId id;

@@ -5,7 +5,8 @@
 #  - 200 simultaneous inbound through a forward, with the port fast path (the default) and
 #    through libslirp (--port-fast-path=off);
 #  - 2,000 short connections (connect, request, response, close), after which the daemon's
-#    open fd count comes back to what it was before;
+#    open fd count comes back to what it was before, and its VmRSS to within 2x of it
+#    (engine.c trims the heap after bursts);
 #  - a guest that sends a lone last IPv4 fragment (which crashes libslirp 4.7.0 if it sees
 #    it) does not kill the daemon, and fragmented UDP datagrams still get through.
 # The load generator is tests/stress/load.py.
@@ -19,6 +20,7 @@ chmod 644 "$T/load.py"
 ns_load() { in_ns "$PY" "$T/load.py" "$@"; }
 
 fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 check_alive() { kill -0 "$SLIRPNS_PID" 2>/dev/null || fail "the daemon died $1"; }
 
 # Host side: an echo server on 127.0.0.1:7000 (10.0.2.2:7000 from the namespace).
@@ -37,7 +39,7 @@ api '{"execute":"add_hostfwd","arguments":{"proto":"tcp","host_addr":"127.0.0.1"
 # A warm-up exchange, then the baseline.
 out=$(ns_load churn 10.0.2.2 7000 20 --parallel 4) || fail "warm-up: $out"
 sleep 0.5
-fd0=$(fd_count "$SLIRPNS_PID")
+fd0=$(fd_count "$SLIRPNS_PID") rss0=$(rss_kb "$SLIRPNS_PID")
 
 out=$(ns_load hold 10.0.2.2 7000 200 --timeout 30 --pause 0.5) || fail "outbound: $out"
 note "outbound: $out"
@@ -48,14 +50,19 @@ check_alive "under 200 connections"
 out=$(ns_load churn 10.0.2.2 7000 2000 --parallel 32 --deadline 60) || fail "churn: $out"
 note "$out"
 check_alive "after the churn"
-# libslirp keeps a closed connection's socket for its TIME_WAIT (a few seconds).
+# libslirp keeps a closed connection's socket for its TIME_WAIT (a few seconds); the heap is
+# trimmed at most once a second.
 for _ in $(seq 60); do
-	[ "$(fd_count "$SLIRPNS_PID")" -le "$fd0" ] && break
+	[ "$(fd_count "$SLIRPNS_PID")" -le "$fd0" ] && [ "$(rss_kb "$SLIRPNS_PID")" -le $((2 * rss0)) ] &&
+		break
 	sleep 0.5
 done
 fd1=$(fd_count "$SLIRPNS_PID")
 note "daemon fds: $fd0 before, $fd1 after 2,000 connections"
 [ "$fd1" -le "$fd0" ] || fail "the daemon holds $fd1 fds after the churn, $fd0 before: $(ls -l "/proc/$SLIRPNS_PID/fd" | tail -n 5)"
+rss1=$(rss_kb "$SLIRPNS_PID")
+note "daemon VmRSS: $rss0 kB before, $rss1 kB after"
+[ "$rss1" -le $((2 * rss0)) ] || fail "the daemon's VmRSS stayed at $rss1 kB, $rss0 kB before"
 
 # Fragments. A lone last fragment (MF clear, offset 16) to 10.0.2.3, then a whole exchange
 # of fragmented UDP datagrams through the host's echo.
