@@ -44,12 +44,12 @@ struct datagram {
 	bool used;
 	uint8_t src[4], dst[4], id[2], proto;
 	int64_t deadline_ms;
-	size_t hlen;        /* the first fragment's header length; 0 until it came */
-	size_t total;       /* payload length, once the last fragment came */
+	size_t hlen;  /* the first fragment's header length; 0 until it came */
+	size_t total; /* payload length, once the last fragment came */
 	bool have_last;
-	size_t max_end;     /* furthest payload byte received */
-	uint8_t head[ETH_HLEN_ + 60]; /* the first fragment's Ethernet and IP headers */
-	uint8_t *data;      /* payload, IP_MAX bytes */
+	size_t max_end;                 /* furthest payload byte received */
+	uint8_t head[ETH_HLEN_ + 60];   /* the first fragment's Ethernet and IP headers */
+	uint8_t *data;                  /* payload, IP_MAX bytes */
 	uint8_t have[(BLOCKS + 7) / 8]; /* which 8-byte blocks of payload arrived */
 };
 
@@ -141,8 +141,8 @@ static bool complete(const struct datagram *d)
 	return true;
 }
 
-enum ipfrag_result ipfrag_input(struct ipfrag *r, const uint8_t *frame, size_t len,
-                                int64_t now_ms, const uint8_t **out, size_t *out_len)
+enum ipfrag_result ipfrag_input(struct ipfrag *r, const uint8_t *frame, size_t len, int64_t now_ms,
+                                const uint8_t **out, size_t *out_len)
 {
 	if (len < ETH_HLEN_ + 20 || get16(frame + 12) != 0x0800)
 		return IPFRAG_PASS;
@@ -156,8 +156,8 @@ enum ipfrag_result ipfrag_input(struct ipfrag *r, const uint8_t *frame, size_t l
 
 	/* A fragment: from here on libslirp never sees it. Drop what it would drop. */
 	size_t tot = get16(ip + 2);
-	if (ihl < 20 || ETH_HLEN_ + ihl > len || tot < ihl || ETH_HLEN_ + tot > len ||
-	    ip[8] == 0 || csum_fold(csum_add(ip, ihl, 0)) != 0xffff)
+	if (ihl < 20 || ETH_HLEN_ + ihl > len || tot < ihl || ETH_HLEN_ + tot > len || ip[8] == 0 ||
+	    csum_fold(csum_add(ip, ihl, 0)) != 0xffff)
 		return IPFRAG_HELD;
 	size_t plen = tot - ihl, end = off + plen;
 	if ((mf && (plen == 0 || plen % 8 != 0)) || end > IP_MAX - 20)

@@ -20,8 +20,8 @@ enum ipfrag_result {
  * IPFRAG_DONE, *out and *out_len give the whole datagram as one unfragmented Ethernet frame,
  * valid until the next call.
  */
-enum ipfrag_result ipfrag_input(struct ipfrag *r, const uint8_t *frame, size_t len,
-                                int64_t now_ms, const uint8_t **out, size_t *out_len);
+enum ipfrag_result ipfrag_input(struct ipfrag *r, const uint8_t *frame, size_t len, int64_t now_ms,
+                                const uint8_t **out, size_t *out_len);
 
 /* Datagrams in progress (for tests and stats). */
 unsigned ipfrag_pending(const struct ipfrag *r);

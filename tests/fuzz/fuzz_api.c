@@ -55,8 +55,10 @@ static struct api_proto *make_proto(bool ipv6)
 	struct in_addr guest;
 	inet_pton(AF_INET, "10.0.2.100", &guest);
 	struct api_proto *p = api_proto_new(&b, guest, ipv6);
-	struct forward fw = {.host_addr = "0.0.0.0", .host_port = 8080,
-	                     .guest_addr = "10.0.2.100", .guest_port = 80};
+	struct forward fw = {.host_addr = "0.0.0.0",
+	                     .host_port = 8080,
+	                     .guest_addr = "10.0.2.100",
+	                     .guest_port = 80};
 	FUZZ_CHECK(api_proto_add(p, &fw, NULL), "seed forward");
 	fw.udp = true;
 	FUZZ_CHECK(api_proto_add(p, &fw, NULL), "seed forward");

@@ -305,10 +305,9 @@ static void check_fixup(const struct tap *t, const uint8_t *in, const uint8_t *b
 	size_t at = (size_t)h.csum_start + h.csum_offset;
 	uint16_t pseudo = (uint16_t)(copy[at] << 8 | copy[at + 1]);
 	g_free(copy);
-	FUZZ_CHECK(csum_fold(csum_add(frame + h.csum_start, (size_t)len - h.csum_start, pseudo)) ==
-	               0xffff,
-	           "completed checksum does not verify (start %u offset %u)", h.csum_start,
-	           h.csum_offset);
+	FUZZ_CHECK(
+	    csum_fold(csum_add(frame + h.csum_start, (size_t)len - h.csum_start, pseudo)) == 0xffff,
+	    "completed checksum does not verify (start %u offset %u)", h.csum_start, h.csum_offset);
 }
 
 int fuzz_frame_one(const uint8_t *data, size_t size)
@@ -344,7 +343,8 @@ int fuzz_frame_one(const uint8_t *data, size_t size)
 				slirp_input(slirp, frame, (int)len);
 				break;
 			case IPFRAG_DONE:
-				FUZZ_CHECK(whole_len >= 34 && (whole[20] & 0x3f) == 0 && whole[21] == 0,
+				FUZZ_CHECK(whole_len >= 34 && (whole[20] & 0x3f) == 0 &&
+				               whole[21] == 0,
 				           "a reassembled datagram is still a fragment");
 				slirp_input(slirp, whole, (int)whole_len);
 				break;

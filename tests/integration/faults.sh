@@ -18,7 +18,7 @@ command -v socat >/dev/null || skip "socat is not installed"
 command -v jq >/dev/null || skip "jq is not installed"
 API_SOCK="$T/api.sock"
 check_alive() { kill -0 "$SLIRPNS_PID" 2>/dev/null || fail "the daemon died $1"; }
-resolve() { in_ns "$PY" "$TESTS_DIR/helper.py" resolve 10.0.2.3 example.test --tries 1 "$@"; }
+resolve() { in_ns "$PY" "$TESTS_DIR/helper.py" resolve 10.0.2.3 example.test --tries 1; }
 expect_dns() { # WHAT ANSWER: DNS follows within ~10 s
 	for _ in $(seq 20); do
 		[ "$(resolve 2>/dev/null)" = "$2" ] && return 0

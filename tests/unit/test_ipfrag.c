@@ -114,8 +114,8 @@ Test(ipfrag, in_order)
 {
 	static uint8_t w[9000];
 	size_t wlen = whole(w, 8000, 2);
-	const size_t p[][2] = {{0, 1480}, {1480, 1480}, {2960, 1480}, {4440, 1480},
-	                       {5920, 1480}, {7400, 600}};
+	const size_t p[][2] = {{0, 1480},    {1480, 1480}, {2960, 1480},
+	                       {4440, 1480}, {5920, 1480}, {7400, 600}};
 	expect_reassembly(w, wlen, p, G_N_ELEMENTS(p));
 }
 
@@ -164,7 +164,7 @@ Test(ipfrag, malformed_fragments_are_dropped)
 	cr_assert_eq(feed(f, len, 0, &out, &out_len), IPFRAG_HELD);
 	len = piece(f, w, wlen, 0, 1480);
 	cr_assert_eq(feed(f, len - 1, 0, &out, &out_len), IPFRAG_HELD); /* frame too short */
-	f[ETH + 8] = 0, fix_csum(f + ETH);                               /* TTL 0 */
+	f[ETH + 8] = 0, fix_csum(f + ETH);                              /* TTL 0 */
 	cr_assert_eq(feed(f, len, 0, &out, &out_len), IPFRAG_HELD);
 	cr_assert_eq(ipfrag_pending(r), 0);
 	/* Past 65535 bytes. */
