@@ -21,6 +21,12 @@ ns_load() { in_ns "$PY" "$T/load.py" "$@"; }
 
 fd_count() { ls "/proc/$1/fd" 2>/dev/null | wc -l; }
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+# Under AddressSanitizer (its allocator keeps freed memory in quarantine) or a wrapper such
+# as valgrind, the daemon's RSS says nothing about glibc's heap: not checked there.
+CHECK_RSS=1
+if grep -qa __asan_init "$SLIRPNS_BIN" || [ -n "${SLIRPNS_WRAPPER:-}" ]; then
+	CHECK_RSS=0
+fi
 check_alive() { kill -0 "$SLIRPNS_PID" 2>/dev/null || fail "the daemon died $1"; }
 
 # Host side: an echo server on 127.0.0.1:7000 (10.0.2.2:7000 from the namespace).
@@ -53,16 +59,17 @@ check_alive "after the churn"
 # libslirp keeps a closed connection's socket for its TIME_WAIT (a few seconds); the heap is
 # trimmed at most once a second.
 for _ in $(seq 60); do
-	[ "$(fd_count "$SLIRPNS_PID")" -le "$fd0" ] && [ "$(rss_kb "$SLIRPNS_PID")" -le $((2 * rss0)) ] &&
-		break
+	[ "$(fd_count "$SLIRPNS_PID")" -le "$fd0" ] &&
+		{ [ "$CHECK_RSS" = 0 ] || [ "$(rss_kb "$SLIRPNS_PID")" -le $((2 * rss0)) ]; } && break
 	sleep 0.5
 done
 fd1=$(fd_count "$SLIRPNS_PID")
 note "daemon fds: $fd0 before, $fd1 after 2,000 connections"
 [ "$fd1" -le "$fd0" ] || fail "the daemon holds $fd1 fds after the churn, $fd0 before: $(ls -l "/proc/$SLIRPNS_PID/fd" | tail -n 5)"
 rss1=$(rss_kb "$SLIRPNS_PID")
-note "daemon VmRSS: $rss0 kB before, $rss1 kB after"
-[ "$rss1" -le $((2 * rss0)) ] || fail "the daemon's VmRSS stayed at $rss1 kB, $rss0 kB before"
+note "daemon VmRSS: $rss0 kB before, $rss1 kB after$([ "$CHECK_RSS" = 1 ] || echo " (not checked: sanitizer or wrapper)")"
+[ "$CHECK_RSS" = 0 ] || [ "$rss1" -le $((2 * rss0)) ] ||
+	fail "the daemon's VmRSS stayed at $rss1 kB, $rss0 kB before"
 
 # Fragments. A lone last fragment (MF clear, offset 16) to 10.0.2.3, then a whole exchange
 # of fragmented UDP datagrams through the host's echo.
