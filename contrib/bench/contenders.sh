@@ -48,7 +48,8 @@ launch_slirp() {
 		9>"$fifo" >"$INST_DIR/daemon.log" 2>&1 &
 	DPID=$!
 	disown "$DPID"
-	read -r -t 20 ready <"$fifo"
+	# The signal is the byte "1", not EOF: a helper process may still hold the fd open.
+	read -r -n 1 -t 20 ready <"$fifo"
 	READY_US=$(($(now_us) - t0))
 	[ "$ready" = 1 ] || { warn "$bin did not report ready"; return 1; }
 }
