@@ -72,7 +72,9 @@ expect "TCP teardown (guest)" 'tcp 10\.0\.2\.100:[0-9]+ -> 10\.0\.2\.2:7001: clo
 expect "TCP teardown (host)" 'tcp 10\.0\.2\.2:7001 -> 10\.0\.2\.100:[0-9]+: closed \(FIN\)$'
 expect "the DNS query" "dns: query visible-name\.test A from 10\.0\.2\.100:[0-9]+: forwarded to the host's nameserver$"
 expect "the DNS answer" 'dns: answer to 10\.0\.2\.100:[0-9]+ for visible-name\.test A: NOERROR, 1 record\(s\)$'
-expect "the fast path" 'fast path: loopback client spliced to 10\.0\.2\.100 port 7007 in the namespace$'
+# (Under valgrind the fast path's helper cannot run: lib.sh says why.)
+[ "${UNDER_VALGRIND:-0}" = 1 ] ||
+	expect "the fast path" 'fast path: loopback client spliced to 10\.0\.2\.100 port 7007 in the namespace$'
 expect "API add" 'api: request add_hostfwd: ok$'
 expect "API list" 'api: request list_hostfwd: ok$'
 expect "API remove" 'api: request remove_hostfwd: ok$'
@@ -101,5 +103,6 @@ api_call '{"execute":"list_hostfwd"}' | grep -q entries || fail "list_hostfwd fa
 stop_slirpns
 extra=$(grep -vE '^(Starting slirpns |\* [A-Za-z ]+: |WARNING: 127\.0\.0\.1:\* on the host)' \
 	"$T/slirpns.log" || true)
+[ "${UNDER_VALGRIND:-0}" = 0 ] || extra=$(grep -v 'port fast path unavailable' <<<"$extra" || true)
 [ -z "$extra" ] || fail "without --debug the log has more than the summary: $extra"
 note "without --debug: the summary only"

@@ -107,6 +107,11 @@ note "$out"
 check_alive "after the API abuse"
 
 # ---- the namespace's last process exits --------------------------------------------------
+# valgrind 3.19 does not know pidfd_open(): under it the daemon cannot watch its target.
+if [ "${UNDER_VALGRIND:-0}" = 1 ]; then
+	note "namespace gone: not tested under valgrind (no pidfd_open)"
+	exit 0
+fi
 [ -S "$API_SOCK" ] || fail "no API socket before the namespace exits"
 kill -KILL "$NSPID"
 wait "$NSPID" 2>/dev/null || true

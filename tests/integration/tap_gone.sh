@@ -38,6 +38,11 @@ in_ns ip link del tap0 || fail "cannot delete tap0 in the namespace"
 expect_exit deleted
 kill "$NSPID"
 
+# valgrind 3.19 does not know pidfd_open(): under it the daemon cannot watch its target.
+if [ "${UNDER_VALGRIND:-0}" = 1 ]; then
+	note "killed: not tested under valgrind (no pidfd_open)"
+	exit 0
+fi
 start_ns
 start_slirpns -c "$NSPID" tap0
 kill -KILL "$NSPID"
