@@ -33,6 +33,7 @@
  */
 #include "config.h"
 #include "engine.h"
+#include "frame.h"
 #include "ipfrag.h"
 #include "framelog.h"
 #include "pcap.h"
@@ -48,10 +49,12 @@
 
 #define TAP_BATCH 128
 /* A 64 KiB TSO segment, Ethernet and VLAN headers, and the virtio-net header before it. */
-#define FRAME_MAX (65536 + 256)
-#define TIMER_OFF INT64_MAX
-#define SLIRP_IDLE_CAP_MS 1000u  /* libslirp's timeout when no TCP timer is pending */
+#define FRAME_MAX         (65536 + 256)
+#define TIMER_OFF         INT64_MAX
+#define SLIRP_IDLE_CAP_MS 1000u /* libslirp's timeout when no TCP timer is pending */
 #define IDLE_TIMEOUT_MS   30000u
+#define IDLE_GRACE_MS     1000
+#define IDLE_RECHECK_MS   5000
 #define TRIM_DROP         16 /* libslirp sockets closed since the peak before we trim */
 
 struct engine_timer {
@@ -66,12 +69,18 @@ struct engine {
 	struct engine_stats stats;
 	GPtrArray *timers; /* of struct engine_timer * */
 	struct ipfrag *frags;
-	guint sockets_peak;   /* most libslirp sockets since the last malloc_trim() */
+	guint sockets_peak; /* most libslirp sockets since the last malloc_trim() */
 	int64_t last_trim_ms;
-	GArray *pollfds;   /* set during one poll round, for the add_poll/get_revents callbacks */
+	GArray *pollfds; /* set during one poll round, for the add_poll/get_revents callbacks */
 	guint poll_base;
 	struct pcap *pcap; /* --pcap, or NULL */
 	bool observe;      /* pcap or --debug: show frames to them */
+	/* Idle detection (see the top of this file). */
+	bool activity; /* a frame or a socket event since the last poll round */
+	int64_t last_activity_ms;
+	bool idle_known; /* idle_listeners_only is valid for this idle period */
+	bool idle_listeners_only;
+	int64_t idle_checked_ms;
 	uint8_t frame[FRAME_MAX];
 	/* Storage that libslirp's config points into. */
 	struct sockaddr_in outbound;
@@ -102,6 +111,7 @@ static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 		return (ssize_t)len;
 	}
 	e->stats.frames_out++;
+	e->activity |= frame_is_tcp(buf, len);
 	e->stats.bytes_out += len;
 	if (G_UNLIKELY(e->observe))
 		observe_frame(e, buf, len, true);
@@ -261,6 +271,7 @@ bool engine_tap_readable(struct engine *e, GError **err)
 		if (n < 0)
 			return false;
 		e->stats.frames_in++;
+		e->activity |= frame_is_tcp(frame, (size_t)n);
 		e->stats.bytes_in += (uint64_t)n;
 		if (G_UNLIKELY(e->observe))
 			observe_frame(e, frame, (size_t)n, false);
@@ -331,7 +342,41 @@ static int cb_get_revents(int idx, void *opaque)
 	guint i = e->poll_base + (guint)idx;
 	if (idx < 0 || i >= e->pollfds->len)
 		return 0;
-	return from_poll_events(g_array_index(e->pollfds, struct pollfd, i).revents);
+	short rev = g_array_index(e->pollfds, struct pollfd, i).revents;
+	if (rev != 0)
+		e->activity = true;
+	return from_poll_events(rev);
+}
+
+/* Does libslirp's TCP list hold only forward listeners (no connection with timers)? */
+static bool only_tcp_listeners(Slirp *slirp)
+{
+	g_autofree char *info = slirp_connection_info(slirp);
+	for (const char *p = info ? strstr(info, "TCP[") : NULL; p != NULL;
+	     p = strstr(p + 4, "TCP["))
+		if (!g_str_has_prefix(p, "TCP[HOST_FORWARD]"))
+			return false;
+	return true;
+}
+
+/* libslirp asks for its slow timer (<= 499 ms): can the daemon sleep long instead? */
+static bool tcp_timers_idle(struct engine *e, int64_t now_ms)
+{
+	if (e->activity) {
+		e->activity = false;
+		e->last_activity_ms = now_ms;
+		e->idle_known = false;
+	}
+	if (now_ms - e->last_activity_ms < IDLE_GRACE_MS)
+		return false;
+	/* Until only listeners remain (TIME_WAIT and the like run out), look again now and then. */
+	if (!e->idle_known ||
+	    (!e->idle_listeners_only && now_ms - e->idle_checked_ms >= IDLE_RECHECK_MS)) {
+		e->idle_listeners_only = only_tcp_listeners(e->slirp);
+		e->idle_known = true;
+		e->idle_checked_ms = now_ms;
+	}
+	return e->idle_listeners_only;
 }
 
 /* Give freed memory back once many of libslirp's sockets have closed (see above). */
@@ -353,9 +398,11 @@ void engine_poll_prepare(struct engine *e, GArray *pollfds, int *timeout_ms)
 	uint32_t asked = *timeout_ms < 0 ? UINT32_MAX : (uint32_t)*timeout_ms;
 	uint32_t t = asked;
 	slirp_pollfds_fill(e->slirp, &t, cb_add_poll, e);
-	if (t == SLIRP_IDLE_CAP_MS && asked > SLIRP_IDLE_CAP_MS)
-		t = MIN(asked, IDLE_TIMEOUT_MS);
 	int64_t now_ms = now_ns() / 1000000;
+	bool slow_timer_only = t > 2 && t < SLIRP_IDLE_CAP_MS;
+	if (asked > SLIRP_IDLE_CAP_MS &&
+	    (t == SLIRP_IDLE_CAP_MS || (slow_timer_only && tcp_timers_idle(e, now_ms))))
+		t = MIN(asked, IDLE_TIMEOUT_MS);
 	trim_after_burst(e, pollfds->len - e->poll_base, now_ms);
 	for (guint i = 0; i < e->timers->len; i++) {
 		const struct engine_timer *tm = g_ptr_array_index(e->timers, i);

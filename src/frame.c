@@ -233,3 +233,9 @@ size_t frame_csum_partial_out(const uint8_t *frame, size_t len, struct virtio_ne
 	h->csum_offset = 16;
 	return t + 16;
 }
+
+bool frame_is_tcp(const uint8_t *frame, size_t len)
+{
+	bool v6;
+	return tcp_offset(frame, len, &v6) != 0;
+}

@@ -37,3 +37,6 @@ void frame_vnet_hdr_out(const uint8_t *frame, size_t len, unsigned mtu, struct v
  */
 size_t frame_csum_partial_out(const uint8_t *frame, size_t len, struct virtio_net_hdr *h,
                               uint8_t csum[2]);
+
+/* Is this an untagged IPv4/IPv6 TCP segment (not a fragment)? */
+bool frame_is_tcp(const uint8_t *frame, size_t len);
