@@ -141,7 +141,7 @@ static bool pump(struct relay *r, int i)
 	int src = r->fd[i], dst = r->fd[1 - i];
 	while (!d->src_eof && d->pending < r->pipe_cap) {
 		ssize_t n = splice(src, NULL, d->pipe[1], NULL, r->pipe_cap - d->pending,
-				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN) {
@@ -156,7 +156,7 @@ static bool pump(struct relay *r, int i)
 	}
 	while (d->pending > 0) {
 		ssize_t n = splice(d->pipe[0], NULL, dst, NULL, d->pending,
-				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		                   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
@@ -241,7 +241,10 @@ void relay_start(struct loop *l, int a, int b, struct relay_set *set)
 		r->watch[1] = loop_watch_fd(l, -1, 0, NULL, NULL);
 		return relay_free(r, true);
 	}
-	r->connecting = true;
+	/* A connection inside one host usually completes within connect() itself: if so, skip
+	 * the poll round that would only tell us so. */
+	struct pollfd p = {.fd = b, .events = POLLOUT};
+	r->connecting = !(poll(&p, 1, 0) == 1 && p.revents == POLLOUT && finish_connect(r));
 	r->watch[0] = loop_watch_fd(l, a, 0, on_event, r);
 	r->watch[1] = loop_watch_fd(l, b, POLLOUT, on_event, r);
 	update_events(r);
