@@ -47,8 +47,21 @@ out=$(ns_load churn 10.0.2.2 7000 20 --parallel 4) || fail "warm-up: $out"
 sleep 0.5
 fd0=$(fd_count "$SLIRPNS_PID") rss0=$(rss_kb "$SLIRPNS_PID")
 
-out=$(ns_load hold 10.0.2.2 7000 200 --timeout 30 --pause 0.5) || fail "outbound: $out"
-note "outbound: $out"
+# While the 200 are held: libslirp's socket buffers must stay untouched mmap()s (engine.c
+# pins glibc's mmap threshold), about 64 KiB resident per connection, not 256 KiB.
+rm -f "$T/held"
+ns_load hold 10.0.2.2 7000 200 --timeout 30 --pause 2 --hold-file "$T/held" >"$T/hold.out" 2>&1 &
+HOLD_PID=$!
+for _ in $(seq 300); do
+	[ -s "$T/held" ] || ! kill -0 "$HOLD_PID" 2>/dev/null && break
+	sleep 0.1
+done
+sleep 0.5
+rss_held=$(rss_kb "$SLIRPNS_PID")
+wait "$HOLD_PID" || fail "outbound: $(cat "$T/hold.out")"
+note "outbound: $(cat "$T/hold.out"); daemon VmRSS while holding: $rss_held kB (idle: $rss0 kB)"
+[ "$CHECK_RSS" = 0 ] || [ "$rss_held" -le $((rss0 + 200 * 128)) ] ||
+	fail "200 held connections take $((rss_held - rss0)) kB in the daemon, more than 128 kB each"
 out=$(load hold 127.0.0.1 18000 200 --timeout 30 --pause 0.5) || fail "inbound (fast path): $out"
 note "inbound, fast path: $out"
 check_alive "under 200 connections"
