@@ -45,14 +45,13 @@ fi
 
 # One closing line for every pass together.
 pass=0 fail=0 skip=0
-for log in "$top"/build-*/tests/*/*.trs; do
-	[ -f "$log" ] || continue
+while IFS= read -r log; do
 	case "$(sed -n 's/^:test-result: //p' "$log" | head -n1)" in
 	PASS) pass=$((pass + 1)) ;;
 	SKIP) skip=$((skip + 1)) ;;
 	*) fail=$((fail + 1)) ;;
 	esac
-done
+done < <(find "$top"/build-release "$top"/build-sanitizers -name '*.trs' 2>/dev/null)
 echo "$pass passed, $fail failed, $skip skipped"
 [ "$fail" = 0 ] || status=1
 exit $status
