@@ -118,22 +118,7 @@ static bool helper_confine(void)
 static void helper_answer(int sock, int fd, int err, unsigned char req)
 {
 	unsigned char answer[2] = {(unsigned char)err, req};
-	struct iovec iov = {.iov_base = answer, .iov_len = sizeof(answer)};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u = {0};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-	if (fd >= 0) {
-		msg.msg_control = u.buf;
-		msg.msg_controllen = sizeof(u.buf);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
-	sendmsg(sock, &msg, MSG_NOSIGNAL);
+	unix_send_fd(sock, answer, sizeof(answer), fd, MSG_NOSIGNAL);
 }
 
 static G_NORETURN void helper_main(const struct options *opt, int sock)
@@ -247,34 +232,18 @@ static void start_relay(struct fastpath *fp, int client, int ns, const struct so
 static int recv_socket(struct fastpath *fp, int *status, int *idx)
 {
 	unsigned char answer[2] = {0, '4'};
-	struct iovec iov = {.iov_base = answer, .iov_len = sizeof(answer)};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {
-	    .msg_iov = &iov,
-	    .msg_iovlen = 1,
-	    .msg_control = u.buf,
-	    .msg_controllen = sizeof(u.buf),
-	};
-	ssize_t n = recvmsg(fp->sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	int fd;
+	bool ctrunc;
+	ssize_t n = unix_recv_fd(fp->sock, answer, sizeof(answer), &fd, MSG_DONTWAIT, &ctrunc);
 	if (n <= 0) {
 		*status = n == 0 ? -1 : (errno == EAGAIN ? 0 : -1);
 		return -1;
 	}
 	*status = answer[0];
 	*idx = answer[1] == '6' ? 1 : 0;
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	if (c == NULL || c->cmsg_type != SCM_RIGHTS) {
-		/* No socket: the helper's errno, or none came through (MSG_CTRUNC: we are out of
-		 * fds). */
-		if (*status == 0)
-			*status = (msg.msg_flags & MSG_CTRUNC) ? EMFILE : EBADMSG;
-		return -1;
-	}
-	int fd;
-	memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	/* No socket: the helper's errno, or none came through (we are out of fds). */
+	if (fd < 0 && *status == 0)
+		*status = ctrunc ? EMFILE : EBADMSG;
 	return fd;
 }
 

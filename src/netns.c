@@ -190,55 +190,21 @@ static bool configure(const struct options *opt, GError **err)
 
 static bool send_fd(int sock, int fd)
 {
-	char byte = 0;
-	struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u = {0};
-	struct msghdr msg = {
-	    .msg_iov = &iov,
-	    .msg_iovlen = 1,
-	    .msg_control = u.buf,
-	    .msg_controllen = sizeof(u.buf),
-	};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	return sendmsg(sock, &msg, 0) == 1;
+	return unix_send_fd(sock, "", 1, fd, 0) == 1;
 }
 
 /* Receive either an fd (one byte plus SCM_RIGHTS) or an error text. */
 static int recv_fd(int sock, GError **err)
 {
 	char text[1024];
-	struct iovec iov = {.iov_base = text, .iov_len = sizeof(text) - 1};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct msghdr msg = {
-	    .msg_iov = &iov,
-	    .msg_iovlen = 1,
-	    .msg_control = u.buf,
-	    .msg_controllen = sizeof(u.buf),
-	};
-	ssize_t n;
-	do
-		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+	int fd;
+	ssize_t n = unix_recv_fd(sock, text, sizeof(text) - 1, &fd, 0, NULL);
 	if (n < 0) {
 		set_error(err, errno, "receive tap fd");
 		return -1;
 	}
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-		int fd;
-		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (fd >= 0)
 		return fd;
-	}
 	text[n] = '\0';
 	set_error(err, 0, "%s", n > 0 ? text : "namespace helper exited without a tap fd");
 	return -1;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 bool slirpns_debug;
@@ -98,4 +99,50 @@ void close_fdp(int *fd)
 		errno = saved;
 		*fd = -1;
 	}
+}
+
+/* One SCM_RIGHTS fd's worth of control buffer, aligned for struct cmsghdr. */
+union fd_cmsg {
+	char buf[CMSG_SPACE(sizeof(int))];
+	struct cmsghdr align;
+};
+
+ssize_t unix_send_fd(int sock, const void *data, size_t len, int fd, int flags)
+{
+	struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
+	union fd_cmsg u = {0};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+	if (fd >= 0) {
+		msg.msg_control = u.buf;
+		msg.msg_controllen = sizeof(u.buf);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	}
+	return sendmsg(sock, &msg, flags);
+}
+
+ssize_t unix_recv_fd(int sock, void *data, size_t len, int *fd, int flags, bool *ctrunc)
+{
+	struct iovec iov = {.iov_base = data, .iov_len = len};
+	union fd_cmsg u;
+	struct msghdr msg = {
+	    .msg_iov = &iov,
+	    .msg_iovlen = 1,
+	    .msg_control = u.buf,
+	    .msg_controllen = sizeof(u.buf),
+	};
+	ssize_t n;
+	do
+		n = recvmsg(sock, &msg, flags | MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	*fd = -1;
+	if (ctrunc != NULL)
+		*ctrunc = n >= 0 && (msg.msg_flags & MSG_CTRUNC);
+	struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+	if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+		memcpy(fd, CMSG_DATA(c), sizeof(int));
+	return n;
 }

@@ -27,6 +27,18 @@ bool set_error(GError **err, int errnum, const char *fmt, ...) G_GNUC_PRINTF(3, 
 
 bool fd_set_nonblock(int fd, GError **err);
 
+/*
+ * Send len bytes over a Unix socket with fd attached (SCM_RIGHTS), or without one when fd < 0.
+ * Returns what sendmsg() returns.
+ */
+ssize_t unix_send_fd(int sock, const void *data, size_t len, int fd, int flags);
+/*
+ * Receive up to len bytes and the fd attached to them, if any (*fd = -1 otherwise; received
+ * fds are close-on-exec). Returns what recvmsg() returns (retrying on EINTR); *ctrunc tells
+ * that an fd was sent but did not fit (we are out of fds).
+ */
+ssize_t unix_recv_fd(int sock, void *data, size_t len, int *fd, int flags, bool *ctrunc);
+
 /* Close *fd if it is open; for __attribute__((cleanup)). */
 void close_fdp(int *fd);
 #define autoclose_fd __attribute__((cleanup(close_fdp)))
