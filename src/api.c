@@ -15,6 +15,7 @@
  */
 #include "config.h"
 #include "api.h"
+#include "unixsock.h"
 #include "util.h"
 
 #include <errno.h>
@@ -41,10 +42,8 @@ struct api_client {
 struct api_server {
 	struct loop *loop;
 	struct api_proto *proto;
-	int fd;
+	struct unix_listener sock;
 	struct loop_watch *watch;
-	int dirfd;
-	char *name; /* the socket file's name in dirfd */
 	GHashTable *clients;
 };
 
@@ -67,7 +66,7 @@ static void client_flush(struct api_client *c)
 {
 	while (c->out_done < c->out_len) {
 		ssize_t n = send(c->fd, c->out + c->out_done, c->out_len - c->out_done,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		                 MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -145,7 +144,7 @@ static void on_listen(struct loop *l, struct loop_watch *w, short revents, void 
 {
 	struct api_server *s = data;
 	for (;;) {
-		int fd = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(s->sock.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
 			    errno != ECONNABORTED)
@@ -168,59 +167,18 @@ static void on_listen(struct loop *l, struct loop_watch *w, short revents, void 
 	}
 }
 
-/* Remove a stale socket file; refuse to remove anything that is not a socket. */
-static bool remove_stale(int dirfd, const char *name, const char *path, GError **err)
-{
-	struct stat st;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? true : set_error(err, errno, "api socket %s", path);
-	if (!S_ISSOCK(st.st_mode))
-		return set_error(err, 0, "api socket %s: exists and is not a socket", path);
-	if (unlinkat(dirfd, name, 0) < 0)
-		return set_error(err, errno, "api socket %s: remove stale socket", path);
-	return true;
-}
-
-static bool listen_at(struct api_server *s, const char *path, GError **err)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof(sun.sun_path))
-		return set_error(err, 0, "api socket %s: path too long (at most %zu bytes)", path,
-				 sizeof(sun.sun_path) - 1);
-	g_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
-	g_autofree char *dir = g_path_get_dirname(path);
-	s->name = g_path_get_basename(path);
-	s->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (s->dirfd < 0)
-		return set_error(err, errno, "api socket %s: open directory %s", path, dir);
-	if (!remove_stale(s->dirfd, s->name, path, err))
-		return false;
-	s->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->fd < 0)
-		return set_error(err, errno, "api socket: socket");
-	mode_t old = umask(0177);
-	int rc = bind(s->fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old);
-	if (rc < 0)
-		return set_error(err, errno, "api socket %s: bind", path);
-	if (listen(s->fd, SOMAXCONN) < 0)
-		return set_error(err, errno, "api socket %s: listen", path);
-	return true;
-}
-
 struct api_server *api_server_new(const char *path, struct loop *l, struct api_proto *proto,
-				  GError **err)
+                                  GError **err)
 {
 	struct api_server *s = g_new0(struct api_server, 1);
 	s->loop = l;
 	s->proto = proto;
-	s->fd = s->dirfd = -1;
 	s->clients = g_hash_table_new_full(NULL, NULL, (GDestroyNotify)client_free, NULL);
-	if (!listen_at(s, path, err)) {
+	if (!unix_listener_open(&s->sock, "api socket", path, SOCK_STREAM, SOMAXCONN, err)) {
 		api_server_free(s);
 		return NULL;
 	}
-	s->watch = loop_watch_fd(l, s->fd, POLLIN, on_listen, s);
+	s->watch = loop_watch_fd(l, s->sock.fd, POLLIN, on_listen, s);
 	return s;
 }
 
@@ -231,12 +189,6 @@ void api_server_free(struct api_server *s)
 	g_hash_table_unref(s->clients);
 	if (s->watch)
 		loop_unwatch(s->loop, s->watch);
-	if (s->fd >= 0) {
-		close(s->fd);
-		unlinkat(s->dirfd, s->name, 0);
-	}
-	if (s->dirfd >= 0)
-		close(s->dirfd);
-	g_free(s->name);
+	unix_listener_close(&s->sock);
 	g_free(s);
 }

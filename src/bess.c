@@ -27,6 +27,7 @@
  */
 #include "config.h"
 #include "bess.h"
+#include "unixsock.h"
 #include "util.h"
 
 #include <errno.h>
@@ -43,10 +44,8 @@ struct bess {
 	struct engine *engine;
 	struct loop *loop;
 	char *path;
-	int listen_fd;
+	struct unix_listener sock;
 	struct loop_watch *listen_watch;
-	int dirfd;
-	char *name; /* the socket file's name in dirfd */
 	int peer_fd;
 	struct loop_watch *peer_watch;
 	bool warned; /* a second peer was refused while this one is attached */
@@ -110,7 +109,7 @@ static void on_listen(struct loop *l, struct loop_watch *w, short revents, void 
 {
 	struct bess *b = data;
 	for (;;) {
-		int fd = accept4(b->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int fd = accept4(b->sock.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
 			continue;
 		if (fd < 0) {
@@ -125,58 +124,18 @@ static void on_listen(struct loop *l, struct loop_watch *w, short revents, void 
 	}
 }
 
-/* Remove a stale socket file; refuse to remove anything that is not a socket. */
-static bool remove_stale(const struct bess *b, GError **err)
-{
-	struct stat st;
-	if (fstatat(b->dirfd, b->name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? true : set_error(err, errno, "bess socket %s", b->path);
-	if (!S_ISSOCK(st.st_mode))
-		return set_error(err, 0, "bess socket %s: exists and is not a socket", b->path);
-	if (unlinkat(b->dirfd, b->name, 0) < 0)
-		return set_error(err, errno, "bess socket %s: remove stale socket", b->path);
-	return true;
-}
-
-static bool listen_at(struct bess *b, GError **err)
-{
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	if (strlen(b->path) >= sizeof(sun.sun_path))
-		return set_error(err, 0, "bess socket %s: path too long (at most %zu bytes)",
-		                 b->path, sizeof(sun.sun_path) - 1);
-	g_strlcpy(sun.sun_path, b->path, sizeof(sun.sun_path));
-	g_autofree char *dir = g_path_get_dirname(b->path);
-	b->name = g_path_get_basename(b->path);
-	b->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (b->dirfd < 0)
-		return set_error(err, errno, "bess socket %s: open directory %s", b->path, dir);
-	if (!remove_stale(b, err))
-		return false;
-	b->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (b->listen_fd < 0)
-		return set_error(err, errno, "bess socket: socket");
-	mode_t old = umask(0177);
-	int rc = bind(b->listen_fd, (struct sockaddr *)&sun, sizeof(sun));
-	umask(old);
-	if (rc < 0)
-		return set_error(err, errno, "bess socket %s: bind", b->path);
-	if (listen(b->listen_fd, BESS_BACKLOG) < 0)
-		return set_error(err, errno, "bess socket %s: listen", b->path);
-	return true;
-}
-
 struct bess *bess_new(const char *path, struct engine *e, struct loop *l, GError **err)
 {
 	struct bess *b = g_new0(struct bess, 1);
 	b->engine = e;
 	b->loop = l;
 	b->path = g_strdup(path);
-	b->listen_fd = b->dirfd = b->peer_fd = -1;
-	if (!listen_at(b, err)) {
+	b->peer_fd = -1;
+	if (!unix_listener_open(&b->sock, "bess socket", path, SOCK_SEQPACKET, BESS_BACKLOG, err)) {
 		bess_free(b);
 		return NULL;
 	}
-	b->listen_watch = loop_watch_fd(l, b->listen_fd, POLLIN, on_listen, b);
+	b->listen_watch = loop_watch_fd(l, b->sock.fd, POLLIN, on_listen, b);
 	return b;
 }
 
@@ -188,13 +147,7 @@ void bess_free(struct bess *b)
 		detach_peer(b, "exiting");
 	if (b->listen_watch)
 		loop_unwatch(b->loop, b->listen_watch);
-	if (b->listen_fd >= 0) {
-		close(b->listen_fd);
-		unlinkat(b->dirfd, b->name, 0);
-	}
-	if (b->dirfd >= 0)
-		close(b->dirfd);
-	g_free(b->name);
+	unix_listener_close(&b->sock);
 	g_free(b->path);
 	g_free(b);
 }
