@@ -53,7 +53,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define POOL_TARGET 4
+#define HELPER_READY (-2) /* recv_socket(): the helper's "ready" word */
+#define POOL_TARGET  4
 
 struct target {
 	int listen_fd;
@@ -80,6 +81,7 @@ struct fastpath {
 	struct target *capture;  /* between begin_listen and end_listen */
 	struct relay_set relays;
 	struct fastpath_stats stats;
+	bool ready; /* the helper said it is in the namespace and confined */
 };
 
 /* The interposed accept()/listen() need to find us. There is one daemon per process. */
@@ -227,11 +229,12 @@ static void start_relay(struct fastpath *fp, int client, int ns, const struct so
 
 /*
  * One answer from the helper: the socket, or -1 with *status 0 (no answer yet), -1 (the helper
- * is gone) or an errno (no socket for this request). *idx says which family it answers.
+ * is gone), HELPER_READY (its first word) or an errno (no socket for this request, or the
+ * helper could not start). *idx says which family it answers.
  */
 static int recv_socket(struct fastpath *fp, int *status, int *idx)
 {
-	unsigned char answer[2] = {0, '4'};
+	unsigned char answer[2] = {0, 0};
 	int fd;
 	bool ctrunc;
 	ssize_t n = unix_recv_fd(fp->sock, answer, sizeof(answer), &fd, MSG_DONTWAIT, &ctrunc);
@@ -241,6 +244,12 @@ static int recv_socket(struct fastpath *fp, int *status, int *idx)
 	}
 	*status = answer[0];
 	*idx = answer[1] == '6' ? 1 : 0;
+	if (answer[1] == 0) { /* the helper's first word: ready (0) or why not */
+		if (fd >= 0)
+			close(fd);
+		*status = *status == 0 ? HELPER_READY : *status;
+		return -1;
+	}
 	/* No socket: the helper's errno, or none came through (we are out of fds). */
 	if (fd < 0 && *status == 0)
 		*status = ctrunc ? EMFILE : EBADMSG;
@@ -270,10 +279,21 @@ static void on_helper(struct loop *l, struct loop_watch *w, short revents, void 
 		int fd = recv_socket(fp, &status, &idx);
 		if (fd < 0 && status == 0)
 			break; /* nothing more for now */
-		if (fd < 0 && status < 0) {
+		if (fd < 0 && status == -1) {
 			loop_unwatch(l, fp->watch);
 			fp->watch = NULL;
 			return disable(fp, "namespace helper exited");
+		}
+		if (!fp->ready) { /* the helper's first word */
+			if (status != HELPER_READY) {
+				if (fd >= 0)
+					close(fd);
+				loop_unwatch(l, fp->watch);
+				fp->watch = NULL;
+				return disable(fp, "the namespace helper did not start");
+			}
+			fp->ready = true;
+			continue;
 		}
 		if (fp->outstanding[idx] > 0)
 			fp->outstanding[idx]--;
@@ -328,7 +348,8 @@ static bool guest_reachable(const struct sockaddr *guest)
 
 bool fastpath_take(struct fastpath *fp, int client, const struct sockaddr *guest, socklen_t len)
 {
-	if (fp == NULL || !fp->stats.enabled || fp->loop == NULL || !guest_reachable(guest))
+	if (fp == NULL || !fp->stats.enabled || !fp->ready || fp->loop == NULL ||
+	    !guest_reachable(guest))
 		return false;
 	int idx = fam_index(guest->sa_family);
 	fd_set_nonblock(client, NULL);
@@ -454,7 +475,7 @@ void fastpath_forget(struct fastpath *fp, int listen_fd)
 		g_hash_table_remove(fp->targets, GINT_TO_POINTER(listen_fd));
 }
 
-/* Fork the helper and wait for its first word: ready, or why not. */
+/* Fork the helper; it answers when it is ready, see on_helper(). */
 static bool spawn_helper(struct fastpath *fp, const struct options *opt)
 {
 	int sv[2];
@@ -473,12 +494,9 @@ static bool spawn_helper(struct fastpath *fp, const struct options *opt)
 	close(sv[1]);
 	fp->sock = sv[0];
 	fp->helper = pid;
-	unsigned char st = 1;
-	ssize_t n;
-	do
-		n = recv(fp->sock, &st, 1, 0);
-	while (n < 0 && errno == EINTR);
-	return n == 1 && st == 0;
+	/* Its first word (ready, or why not) is read by on_helper(): joining the namespace and
+	 * loading its filter run on the other CPU while we finish starting. */
+	return true;
 }
 
 struct fastpath *fastpath_new(const struct options *opt)
