@@ -183,16 +183,9 @@ static const SlirpCb callbacks = {
     .timer_new_opaque = cb_timer_new_opaque,
 };
 
-struct engine *engine_new(const struct options *opt, int tapfd)
+void engine_slirp_config(const struct options *opt, unsigned slirp_mtu, SlirpConfig *cfg)
 {
-	mallopt(M_MMAP_THRESHOLD, 128 * 1024); /* a fixed threshold: see the top of this file */
-	struct engine *e = g_new0(struct engine, 1);
-	tap_init(&e->tap, tapfd, opt->mtu);
-	e->timers = g_ptr_array_new_with_free_func(g_free);
-	e->frags = ipfrag_new();
-	e->observe = slirpns_debug;
-
-	SlirpConfig cfg = {
+	*cfg = (SlirpConfig){
 	    .version = 4,
 	    .restricted = 0,
 	    .in_enabled = true,
@@ -206,14 +199,27 @@ struct engine *engine_new(const struct options *opt, int tapfd)
 	    .vdhcp_start = addr4_offset(opt->net, 15),
 	    .vnameserver = addr4_offset(opt->net, 3),
 	    .vnameserver6 = opt->net6,
-	    .if_mtu = e->tap.slirp_mtu,
-	    .if_mru = e->tap.slirp_mtu,
+	    .if_mtu = slirp_mtu,
+	    .if_mru = slirp_mtu,
 	    .disable_host_loopback = opt->disable_host_loopback,
 	    .enable_emu = false,
 	    .disable_dns = opt->disable_dns,
 	};
-	cfg.vhost6.s6_addr[15] = 2;
-	cfg.vnameserver6.s6_addr[15] = 3;
+	cfg->vhost6.s6_addr[15] = 2;
+	cfg->vnameserver6.s6_addr[15] = 3;
+}
+
+struct engine *engine_new(const struct options *opt, int tapfd)
+{
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024); /* a fixed threshold: see the top of this file */
+	struct engine *e = g_new0(struct engine, 1);
+	tap_init(&e->tap, tapfd, opt->mtu);
+	e->timers = g_ptr_array_new_with_free_func(g_free);
+	e->frags = ipfrag_new();
+	e->observe = slirpns_debug;
+
+	SlirpConfig cfg;
+	engine_slirp_config(opt, e->tap.slirp_mtu, &cfg);
 	if (opt->has_outbound_addr) {
 		e->outbound = opt->outbound_addr;
 		cfg.outbound_addr = &e->outbound;

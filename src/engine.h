@@ -18,6 +18,11 @@ struct engine_stats {
 struct engine;
 
 struct engine *engine_new(const struct options *opt, int tapfd);
+/*
+ * libslirp's configuration for opt's network (without outbound addresses, which need storage
+ * that outlives the call): network+2 gateway, +3 DNS, +15 DHCP, IPv6 prefix ::2 and ::3.
+ */
+void engine_slirp_config(const struct options *opt, unsigned slirp_mtu, SlirpConfig *cfg);
 void engine_free(struct engine *e);
 Slirp *engine_slirp(struct engine *e);
 const struct engine_stats *engine_stats(const struct engine *e);

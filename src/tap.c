@@ -45,23 +45,29 @@ bool tap_enable_offload(int fd, GError **err)
 	return true;
 }
 
-void tap_init(struct tap *t, int fd, unsigned mtu)
+void tap_init_mode(struct tap *t, int fd, unsigned mtu, size_t vnet_len)
 {
 	memset(t, 0, sizeof(*t));
 	t->fd = fd;
 	t->mtu = mtu;
 	t->slirp_mtu = mtu;
-	struct ifreq ifr = {0};
-	int hdr = 0;
-	if (ioctl(fd, TUNGETIFF, &ifr) == 0 && (ifr.ifr_flags & IFF_VNET_HDR) &&
-	    ioctl(fd, TUNGETVNETHDRSZ, &hdr) == 0 && hdr >= (int)sizeof(struct virtio_net_hdr) &&
-	    hdr <= 64) {
+	if (vnet_len > 0) {
 		t->vnet = true;
-		t->vnet_len = (size_t)hdr;
+		t->vnet_len = vnet_len;
 		t->slirp_mtu = MAX(mtu, SLIRP_BIG_MTU);
 		t->mss4 = (uint16_t)(t->slirp_mtu - 40);
 		t->mss6 = (uint16_t)(t->slirp_mtu - 60);
 	}
+}
+
+void tap_init(struct tap *t, int fd, unsigned mtu)
+{
+	struct ifreq ifr = {0};
+	int hdr = 0;
+	bool vnet = ioctl(fd, TUNGETIFF, &ifr) == 0 && (ifr.ifr_flags & IFF_VNET_HDR) &&
+	            ioctl(fd, TUNGETVNETHDRSZ, &hdr) == 0 &&
+	            hdr >= (int)sizeof(struct virtio_net_hdr) && hdr <= 64;
+	tap_init_mode(t, fd, mtu, vnet ? (size_t)hdr : 0);
 }
 
 /* Apply the header's instructions to an incoming frame; false if it is malformed. */

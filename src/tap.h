@@ -22,6 +22,8 @@ short tap_open_flags(bool offload);
 bool tap_enable_offload(int fd, GError **err);
 /* Describe an open tap fd (vnet or not, from TUNGETIFF) for a namespace MTU. */
 void tap_init(struct tap *t, int fd, unsigned mtu);
+/* The same for a known mode: vnet_len 0 for plain frames, else the virtio-net header size. */
+void tap_init_mode(struct tap *t, int fd, unsigned mtu, size_t vnet_len);
 
 /*
  * Read one frame into buf (cap bytes) and fix it up for libslirp; *frame points into buf.

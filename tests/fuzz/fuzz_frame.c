@@ -35,6 +35,8 @@
 #include "frame.h"
 #include "fuzz.h"
 #include "ipfrag.h"
+#include "engine.h"
+#include "options.h"
 #include "tap.h"
 
 #include <arpa/inet.h>
@@ -125,43 +127,25 @@ static const SlirpCb callbacks = {
     .timer_new_opaque = cb_timer_new_opaque,
 };
 
-/* libslirp as engine_new() builds it for the default network (10.0.2.0/24, fd00::/64). */
+/* libslirp exactly as engine_new() configures it, for the default network. */
 static Slirp *make_slirp(struct fuzz_state *s, const struct tap *t, bool ipv6)
 {
-	SlirpConfig cfg = {
-	    .version = 4,
-	    .in_enabled = true,
-	    .vprefix_len = 64,
-	    .if_mtu = t->slirp_mtu,
-	    .if_mru = t->slirp_mtu,
-	    .in6_enabled = ipv6,
-	};
-	inet_pton(AF_INET, "10.0.2.0", &cfg.vnetwork);
-	inet_pton(AF_INET, "255.255.255.0", &cfg.vnetmask);
-	inet_pton(AF_INET, "10.0.2.2", &cfg.vhost);
-	inet_pton(AF_INET, "10.0.2.15", &cfg.vdhcp_start);
-	inet_pton(AF_INET, "10.0.2.3", &cfg.vnameserver);
-	inet_pton(AF_INET6, "fd00::", &cfg.vprefix_addr6);
-	inet_pton(AF_INET6, "fd00::2", &cfg.vhost6);
-	inet_pton(AF_INET6, "fd00::3", &cfg.vnameserver6);
+	struct options opt;
+	char *argv[] = {"slirpns", "1", NULL};
+	FUZZ_CHECK(options_parse(2, argv, &opt, NULL) == ACTION_RUN, "default options");
+	opt.ipv6 = ipv6;
+	SlirpConfig cfg;
+	engine_slirp_config(&opt, t->slirp_mtu, &cfg);
+	options_clear(&opt);
 	Slirp *slirp = slirp_new(&cfg, &callbacks, s);
 	FUZZ_CHECK(slirp != NULL, "slirp_new failed");
 	return slirp;
 }
 
-/* tap_init() without a tap: what it decides for a vnet tap with the default header size. */
+/* The tap as tap_init() describes a vnet tap with the default header size, or a plain one. */
 static void make_tap(struct tap *t, bool vnet)
 {
-	memset(t, 0, sizeof(*t));
-	t->fd = -1;
-	t->mtu = t->slirp_mtu = 1500;
-	if (vnet) {
-		t->vnet = true;
-		t->vnet_len = sizeof(struct virtio_net_hdr);
-		t->slirp_mtu = 65520;
-		t->mss4 = (uint16_t)(t->slirp_mtu - 40);
-		t->mss6 = (uint16_t)(t->slirp_mtu - 60);
-	}
+	tap_init_mode(t, -1, 1500, vnet ? sizeof(struct virtio_net_hdr) : 0);
 }
 
 static int cb_add_poll(int fd, int events, void *opaque)
