@@ -128,8 +128,11 @@ as_user() { "${AS_USER[@]}" "$@"; }
 start_ns() {
 	"${AS_USER[@]}" unshare --user --map-root-user --net sleep infinity &
 	NSPID=$!
+	# Ready once unshare has exec'd sleep: only then are its uid/gid maps written (before
+	# that, nsenter would enter as an unmapped user, without capabilities in there).
 	for _ in $(seq 100); do
-		[ "$(readlink /proc/$NSPID/ns/net)" != "$(readlink /proc/self/ns/net)" ] &&
+		[ "$(cat /proc/$NSPID/comm 2>/dev/null)" = sleep ] &&
+			[ "$(readlink /proc/$NSPID/ns/net)" != "$(readlink /proc/self/ns/net)" ] &&
 			[ "$(readlink /proc/$NSPID/ns/user)" != "$(readlink /proc/$$/ns/user)" ] && return 0
 		sleep 0.05
 	done
