@@ -44,6 +44,7 @@
 #include "framelog.h"
 #include "pcap.h"
 #include "tap.h"
+#include "tcpout.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -79,8 +80,9 @@ struct engine {
 	int64_t last_trim_ms;
 	GArray *pollfds; /* set during one poll round, for the add_poll/get_revents callbacks */
 	guint poll_base;
-	struct pcap *pcap; /* --pcap, or NULL */
-	bool observe;      /* pcap or --debug: show frames to them */
+	struct pcap *pcap;     /* --pcap, or NULL */
+	struct tcpout *tcpout; /* the outbound fast path, offered every frame first; or NULL */
+	bool observe;          /* pcap or --debug: show frames to them */
 	/* Idle detection (see the top of this file). */
 	bool activity; /* a frame or a socket event since the last poll round */
 	int64_t last_activity_ms;
@@ -108,19 +110,39 @@ static void observe_frame(struct engine *e, const uint8_t *f, size_t len, bool t
 		framelog_frame(f, len, to_guest);
 }
 
-static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
+bool engine_send_frame(struct engine *e, const void *buf, size_t len)
 {
-	struct engine *e = opaque;
 	if (!tap_write(&e->tap, buf, len)) {
 		/* The namespace is not keeping up: drop, as a real link would; TCP recovers. */
 		e->stats.frames_dropped++;
-		return (ssize_t)len;
+		return false;
 	}
 	e->stats.frames_out++;
 	e->activity |= frame_is_tcp(buf, len);
 	e->stats.bytes_out += len;
 	if (G_UNLIKELY(e->observe))
 		observe_frame(e, buf, len, true);
+	return true;
+}
+
+bool engine_send_frame_vnet(struct engine *e, const struct virtio_net_hdr *h, const void *buf,
+                            size_t len)
+{
+	if (!tap_write_vnet(&e->tap, h, buf, len)) {
+		e->stats.frames_dropped++;
+		return false;
+	}
+	e->stats.frames_out++;
+	e->activity = true;
+	e->stats.bytes_out += len;
+	if (G_UNLIKELY(e->observe))
+		observe_frame(e, buf, len, true);
+	return true;
+}
+
+static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
+{
+	engine_send_frame(opaque, buf, len);
 	return (ssize_t)len;
 }
 
@@ -270,27 +292,50 @@ void engine_input(struct engine *e, const uint8_t *frame, size_t len)
 	}
 }
 
+/* The outbound fast path first (before any checksum work: it needs none), then libslirp. */
+static void frame_in(struct engine *e, uint8_t *buf, size_t n)
+{
+	size_t vl = e->tap.vnet ? e->tap.vnet_len : 0;
+	if (e->tcpout != NULL && n > vl && tcpout_input(e->tcpout, buf + vl, n - vl)) {
+		e->activity = true;
+		if (G_UNLIKELY(e->observe))
+			observe_frame(e, buf + vl, n - vl, false);
+		return;
+	}
+	uint8_t *frame;
+	ssize_t len = tap_fixup(&e->tap, buf, n, &frame);
+	if (len == TAP_DROPPED) {
+		e->stats.frames_malformed++;
+		return;
+	}
+	e->activity |= frame_is_tcp(frame, (size_t)len);
+	if (G_UNLIKELY(e->observe))
+		observe_frame(e, frame, (size_t)len, false);
+	engine_input(e, frame, (size_t)len);
+}
+
 bool engine_tap_readable(struct engine *e, GError **err)
 {
+	bool ok = true;
 	for (int i = 0; i < TAP_BATCH; i++) {
-		uint8_t *frame;
-		ssize_t n = tap_read(&e->tap, e->frame, sizeof(e->frame), &frame, err);
-		if (n == 0)
-			return true;
-		if (n == TAP_DROPPED) {
-			e->stats.frames_malformed++;
-			continue;
+		ssize_t n = tap_read_raw(&e->tap, e->frame, sizeof(e->frame), err);
+		if (n <= 0) {
+			ok = n == 0;
+			break;
 		}
-		if (n < 0)
-			return false;
 		e->stats.frames_in++;
-		e->activity |= frame_is_tcp(frame, (size_t)n);
-		e->stats.bytes_in += (uint64_t)n;
-		if (G_UNLIKELY(e->observe))
-			observe_frame(e, frame, (size_t)n, false);
-		engine_input(e, frame, (size_t)n);
+		e->stats.bytes_in +=
+		    (uint64_t)n - MIN((size_t)n, e->tap.vnet ? e->tap.vnet_len : 0);
+		frame_in(e, e->frame, (size_t)n);
 	}
-	return true;
+	if (e->tcpout != NULL)
+		tcpout_flush(e->tcpout);
+	return ok;
+}
+
+void engine_set_tcpout(struct engine *e, struct tcpout *t)
+{
+	e->tcpout = t;
 }
 
 bool engine_offload(const struct engine *e)

@@ -3,6 +3,7 @@
 
 #include "options.h"
 
+#include <linux/virtio_net.h>
 #include <poll.h>
 #include <slirp/libslirp.h>
 #include <stdint.h>
@@ -37,6 +38,19 @@ void engine_set_pcap(struct engine *e, struct pcap *p);
  * (-1: frames from libslirp are dropped). The engine was created with tapfd -1.
  */
 void engine_set_link(struct engine *e, int fd);
+
+/*
+ * Write one frame to the namespace (libslirp's, or the outbound fast path's: with offloads
+ * its TCP checksum is left to frame.c's partial convention). false: dropped.
+ */
+bool engine_send_frame(struct engine *e, const void *frame, size_t len);
+/* The same with the virtio-net header given (only when engine_offload()). */
+bool engine_send_frame_vnet(struct engine *e, const struct virtio_net_hdr *h, const void *frame,
+                            size_t len);
+
+struct tcpout;
+/* Offer every frame from the namespace to the outbound fast path first (see tcpout.c). */
+void engine_set_tcpout(struct engine *e, struct tcpout *t);
 
 /* Feed one frame from the namespace to libslirp (IPv4 fragments through ipfrag.c first). */
 void engine_input(struct engine *e, const uint8_t *frame, size_t len);

@@ -24,6 +24,7 @@
 #include "sandbox.h"
 #include "seccomp.h"
 #include "status.h"
+#include "tcpout.h"
 #include "util.h"
 #include "version.h"
 
@@ -47,8 +48,9 @@ struct daemon {
 	struct api_server *api;
 	struct forwarder *forwarder;
 	struct fastpath *fastpath;
-	struct bess *bess; /* --target-type=bess */
-	struct pcap *pcap; /* --pcap */
+	struct tcpout *tcpout; /* the outbound fast path */
+	struct bess *bess;     /* --target-type=bess */
+	struct pcap *pcap;     /* --pcap */
 	int tapfd;
 	int sigfd;
 	int targetfd; /* pidfd of the target process (pid mode), or -1 */
@@ -149,13 +151,23 @@ static json_t *backend_info(void *opaque)
 	                              "fast_path_active", (json_int_t)fs.fast_active,
 	                              "slirp_path_connections", (json_int_t)fs.slirp_total,
 	                              "relayed_ipv6_connections", (json_int_t)cross->total));
+	struct tcpout_stats ts = tcpout_stats(d->tcpout);
+	json_object_set_new(info, "outbound_fast_path",
+	                    json_pack("{s:b,s:I,s:I}", "enabled", ts.enabled, "connections",
+	                              (json_int_t)ts.total, "active", (json_int_t)ts.active));
+	json_t *counters = json_object_get(info, "counters");
+	json_t *n = json_object_get(counters, "connections");
+	if (json_is_integer(n))
+		json_integer_set(n, json_integer_value(n) + (json_int_t)ts.active);
 	return info;
 }
 
 static json_t *backend_connections(void *opaque)
 {
 	struct daemon *d = opaque;
-	return status_connections(d->engine);
+	json_t *list = status_connections(d->engine);
+	tcpout_connections(d->tcpout, list);
+	return list;
 }
 
 static void setup_api(struct daemon *d)
@@ -337,6 +349,8 @@ int main(int argc, char **argv)
 	d.engine = engine_new(&d.opt, d.tapfd);
 	d.loop = loop_new(d.engine);
 	fastpath_attach(d.fastpath, d.loop);
+	d.tcpout = tcpout_new(&d.opt, d.engine, d.loop);
+	engine_set_tcpout(d.engine, d.tcpout);
 	open_link(&d);
 	open_pcap(&d);
 	loop_watch_fd(d.loop, d.sigfd, POLLIN, on_signal, &d);
@@ -356,6 +370,7 @@ int main(int argc, char **argv)
 	api_proto_free(d.proto);
 	forwarder_free(d.forwarder);
 	fastpath_free(d.fastpath);
+	tcpout_free(d.tcpout);
 	loop_free(d.loop);
 	engine_free(d.engine);
 	pcap_close(d.pcap);

@@ -39,6 +39,7 @@ enum {
 	OPT_TARGET_TYPE,
 	OPT_NO_OFFLOAD,
 	OPT_PORT_FAST_PATH,
+	OPT_OUTBOUND_FAST_PATH,
 	OPT_PCAP,
 	OPT_PCAP_MAX_SIZE,
 	OPT_DEBUG,
@@ -70,6 +71,7 @@ static const struct option long_opts[] = {
     {"target-type", required_argument, NULL, OPT_TARGET_TYPE},
     {"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
     {"port-fast-path", required_argument, NULL, OPT_PORT_FAST_PATH},
+    {"outbound-fast-path", required_argument, NULL, OPT_OUTBOUND_FAST_PATH},
     {"publish", required_argument, NULL, 'p'},
     {"pcap", required_argument, NULL, OPT_PCAP},
     {"pcap-max-size", required_argument, NULL, OPT_PCAP_MAX_SIZE},
@@ -113,6 +115,9 @@ static const char help_text[] =
     "--port-fast-path=MODE    auto (default): forwarded TCP connections from the\n"
     "                         host's loopback are spliced to a socket inside the\n"
     "                         namespace; off: all through libslirp\n"
+    "--outbound-fast-path=MODE  auto (default): TCP connections the namespace\n"
+    "                         opens to the host or beyond are relayed by slirpns\n"
+    "                         itself, bypassing libslirp; off: all through libslirp\n"
     "-p, --publish=[ADDR:]HOSTPORT:GUESTPORT[/tcp|/udp]\n"
     "                         forward a host port to the namespace (repeatable;\n"
     "                         IPv6 ADDR in brackets, HOSTPORT 0 = ephemeral)\n"
@@ -497,6 +502,14 @@ static bool apply_option(int c, const char *arg, struct options *opt, bool *mac_
 			opt->port_fast_path_off = true;
 		else
 			return fail(err, "--port-fast-path: '%s' is not auto or off", arg);
+		return true;
+	case OPT_OUTBOUND_FAST_PATH:
+		if (strcmp(arg, "auto") == 0)
+			opt->outbound_fast_path_off = false;
+		else if (strcmp(arg, "off") == 0)
+			opt->outbound_fast_path_off = true;
+		else
+			return fail(err, "--outbound-fast-path: '%s' is not auto or off", arg);
 		return true;
 	case OPT_NO_OFFLOAD:
 		opt->no_offload = true;

@@ -47,8 +47,9 @@ struct options {
 
 	bool disable_host_loopback;
 	bool disable_dns;
-	bool no_offload;         /* --no-offload: plain frames, no virtio-net header */
-	bool port_fast_path_off; /* --port-fast-path=off: every forward through libslirp */
+	bool no_offload;             /* --no-offload: plain frames, no virtio-net header */
+	bool port_fast_path_off;     /* --port-fast-path=off: every forward through libslirp */
+	bool outbound_fast_path_off; /* --outbound-fast-path=off: outbound TCP through libslirp */
 	enum netns_type netns_type;
 	char *userns_path;
 	bool sandbox;

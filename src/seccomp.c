@@ -147,6 +147,11 @@ static const struct allow allowlist[] = {
 	{"pipe2", .why = "relay.c (an IPv6 host address forwarded to an IPv4 guest): a pipe per "
 	                 "direction"},
 	{"splice", .why = "relay.c moves bytes socket -> pipe -> socket"},
+	{"epoll_ctl", .why = "tcpout.c adds each new host socket to its set"},
+#ifdef __NR_epoll_wait
+	{"epoll_wait", .why = "tcpout.c collects its sockets' events"},
+#endif
+	{"epoll_pwait", .why = "epoll_wait() on ABIs without epoll_wait(2) (aarch64)"},
 
 	/* libslirp re-reads /etc/resolv.conf: stat() at most once a second, then
 	 * fopen/fgets/fclose when it changed. Several C libraries, several calls. */

@@ -80,7 +80,7 @@ static bool fix_incoming(struct tap *t, const struct virtio_net_hdr *h, uint8_t 
 	return true;
 }
 
-ssize_t tap_read(struct tap *t, uint8_t *buf, size_t cap, uint8_t **frame, GError **err)
+ssize_t tap_read_raw(struct tap *t, uint8_t *buf, size_t cap, GError **err)
 {
 	ssize_t n;
 	do
@@ -92,6 +92,14 @@ ssize_t tap_read(struct tap *t, uint8_t *buf, size_t cap, uint8_t **frame, GErro
 		return set_error(err, errno, "read from tap"), -1;
 	if (n == 0)
 		return set_error(err, 0, "read from tap: end of file"), -1;
+	return n;
+}
+
+ssize_t tap_read(struct tap *t, uint8_t *buf, size_t cap, uint8_t **frame, GError **err)
+{
+	ssize_t n = tap_read_raw(t, buf, cap, err);
+	if (n <= 0)
+		return n;
 	return tap_fixup(t, buf, (size_t)n, frame);
 }
 
@@ -136,6 +144,19 @@ bool tap_write(struct tap *t, const void *frame, size_t len)
 	ssize_t n;
 	do
 		n = writev(t->fd, iov, cnt);
+	while (n < 0 && errno == EINTR);
+	return n >= 0;
+}
+
+bool tap_write_vnet(struct tap *t, const struct virtio_net_hdr *h, const void *frame, size_t len)
+{
+	uint8_t hdr[64] = {0};
+	memcpy(hdr, h, sizeof(*h));
+	struct iovec iov[2] = {{.iov_base = hdr, .iov_len = t->vnet_len},
+	                       {.iov_base = (void *)frame, .iov_len = len}};
+	ssize_t n;
+	do
+		n = writev(t->fd, iov, 2);
 	while (n < 0 && errno == EINTR);
 	return n >= 0;
 }

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <linux/virtio_net.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +33,8 @@ void tap_init_mode(struct tap *t, int fd, unsigned mtu, size_t vnet_len);
  */
 #define TAP_DROPPED (-2)
 ssize_t tap_read(struct tap *t, uint8_t *buf, size_t cap, uint8_t **frame, GError **err);
+/* Only the read of tap_read(): n bytes as read (virtio-net header first), 0 or -1 likewise. */
+ssize_t tap_read_raw(struct tap *t, uint8_t *buf, size_t cap, GError **err);
 /*
  * The fix-up part of tap_read(), without I/O (the fuzzer's entry point): buf holds n bytes as
  * read from the tap. Same results as tap_read(), except that it never fails fatally.
@@ -39,3 +42,5 @@ ssize_t tap_read(struct tap *t, uint8_t *buf, size_t cap, uint8_t **frame, GErro
 ssize_t tap_fixup(struct tap *t, uint8_t *buf, size_t n, uint8_t **frame);
 /* Write one frame from libslirp; false if it was dropped (the namespace is not keeping up). */
 bool tap_write(struct tap *t, const void *frame, size_t len);
+/* Write one frame behind the given virtio-net header (t->vnet only): nothing is derived. */
+bool tap_write_vnet(struct tap *t, const struct virtio_net_hdr *h, const void *frame, size_t len);

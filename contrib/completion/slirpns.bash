@@ -6,7 +6,7 @@
 #     source contrib/completion/slirpns.bash
 # It works with or without the bash-completion package loaded.
 #
-# Completes: option names; --netns-type, --target-type and --port-fast-path values; file
+# Completes: option names; --netns-type, --target-type and the fast paths' values; file
 # names for --api-socket, --userns-path and --pcap; interface names for --outbound-addr and
 # --outbound-addr6; suggested MTUs; the positional PID (process ids), PATH (files) or nothing
 # for an FD, following --netns-type, or the BESS socket's PATH with --target-type=bess; tap0
@@ -16,7 +16,7 @@
 _slirpns_long_opts="--configure --exit-fd= --ready-fd= --mtu= --cidr= --cidr6= --enable-ipv6
 --api-socket= --disable-host-loopback --no-host-loopback --netns-type= --userns-path=
 --enable-sandbox --create-sandbox --enable-seccomp --outbound-addr= --outbound-addr6=
---disable-dns --macaddress= --target-type= --no-offload --port-fast-path= --publish= --pcap=
+--disable-dns --macaddress= --target-type= --no-offload --port-fast-path= --outbound-fast-path= --publish= --pcap=
 --pcap-max-size= --debug --help --version"
 _slirpns_short_opts="-c -e -r -m -6 -a -p -h -v"
 
@@ -25,7 +25,7 @@ _slirpns_takes_arg() {
 	case $1 in
 	-e | -r | -m | -a | -p | --exit-fd | --ready-fd | --mtu | --cidr | --cidr6 | --api-socket | \
 		--netns-type | --userns-path | --outbound-addr | --outbound-addr6 | --macaddress | \
-		--target-type | --port-fast-path | --publish | --pcap | --pcap-max-size) return 0 ;;
+		--target-type | --port-fast-path | --outbound-fast-path | --publish | --pcap | --pcap-max-size) return 0 ;;
 	esac
 	return 1
 }
@@ -40,7 +40,7 @@ _slirpns_values() {
 	--target-type)
 		mapfile -t COMPREPLY < <(compgen -W "netns bess" -- "$cur")
 		;;
-	--port-fast-path)
+	--port-fast-path | --outbound-fast-path)
 		mapfile -t COMPREPLY < <(compgen -W "auto off" -- "$cur")
 		;;
 	-a | --api-socket | --userns-path | --pcap)

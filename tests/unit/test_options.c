@@ -1188,3 +1188,28 @@ Test(texts, version)
 	cr_assert(g_regex_match_simple("^libseccomp: [0-9]+\\.[0-9]+\\.[0-9]+$", lines[4], 0, 0),
 	          "%s", lines[4]);
 }
+
+/* ---- fast paths ----------------------------------------------------------------------- */
+
+Test(options, port_fast_path)
+{
+	OK("1234");
+	cr_assert_not(opt.port_fast_path_off);
+	OK("--port-fast-path=off", "1234");
+	cr_assert(opt.port_fast_path_off);
+	OK("--port-fast-path=auto", "1234");
+	cr_assert_not(opt.port_fast_path_off);
+	FAILS("--port-fast-path: 'on' is not auto or off", "--port-fast-path=on", "1234");
+}
+
+Test(options, outbound_fast_path)
+{
+	OK("1234");
+	cr_assert_not(opt.outbound_fast_path_off);
+	OK("--outbound-fast-path=off", "1234");
+	cr_assert(opt.outbound_fast_path_off);
+	OK("--outbound-fast-path=auto", "1234");
+	cr_assert_not(opt.outbound_fast_path_off);
+	FAILS("--outbound-fast-path: 'yes' is not auto or off", "--outbound-fast-path=yes", "1234");
+	FAILS("outbound-fast-path", "--outbound-fast-path", "1234");
+}

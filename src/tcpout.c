@@ -1,0 +1,1116 @@
+/*
+ * tcpout.c - the outbound fast path: TCP connections that the namespace opens to the host or
+ * to the outside world, terminated by slirpns itself instead of libslirp.
+ *
+ * Why: through libslirp every byte is copied into an mbuf, checksummed, copied into a socket
+ * buffer and copied again into the host socket, and libslirp never lets the namespace have
+ * more than 128 KiB in flight. Here the namespace's TCP segment goes from the tap read
+ * buffer straight into send() on a host socket, and the host's bytes go from recv() straight
+ * into the frame written to the tap: one copy each way, no checksum pass (the tap's offloads
+ * leave TCP checksums to the receiver's "partial" convention, see frame.c).
+ *
+ * How (the design passt/pasta uses, reduced to what a tap to a local kernel needs):
+ *  - A SYN from the namespace (not an ACK, not to the DNS address or another address of the
+ *    virtual network) opens a non-blocking host socket, bound to --outbound-addr(6) like
+ *    libslirp's, and connects it to the destination (the gateway 10.0.2.2 / fd00::2 means the
+ *    host's loopback, as in libslirp, unless --disable-host-loopback). Only when connect()
+ *    succeeds does the namespace get its SYN-ACK; a refusal is a RST. Every other frame that
+ *    matches no connection of ours goes to libslirp, which keeps DNS, forwards, UDP and ICMP.
+ *  - Namespace -> host: an in-order segment is send()'s straight to the host socket. What the
+ *    socket does not take goes into a per-connection stash (at most STASH_CAP bytes, only
+ *    while the host is slower than the namespace); the window we advertise is what is left of
+ *    STASH_CAP, so the namespace never sends more than we can hold, and the right edge of the
+ *    window never moves back. Out-of-order segments are dropped and answered with a duplicate
+ *    ACK (the namespace's kernel retransmits; the tap does not reorder). ACKs go out once per
+ *    batch of tap frames (tcpout_flush()), not once per segment.
+ *  - Host -> namespace: nothing is copied into our memory for retransmission. We read with
+ *    MSG_PEEK at SO_PEEK_OFF, which leaves the bytes in the host socket's receive queue and
+ *    moves the peek offset; when the namespace ACKs bytes we discard them from the queue
+ *    (MSG_TRUNC). A retransmission (timeout, or three duplicate ACKs) rewinds the peek offset
+ *    to the first unacknowledged byte. We send as much as the namespace's window allows, in
+ *    frames of up to 64 KiB that the tap's GSO header describes (frame.c), or MSS-sized frames
+ *    with full checksums when the tap has no offloads. The host socket is polled for input
+ *    only while the window has room, so a full window cannot spin the loop.
+ *  - Close: the namespace's FIN becomes shutdown(SHUT_WR) once the stash is empty; the
+ *    host's end of file becomes our FIN once every byte before it has been sent. The
+ *    connection is freed when both FINs are acknowledged. A RST from the namespace closes the
+ *    host socket with SO_LINGER 0 (a RST to the host peer); a host socket error becomes a RST
+ *    to the namespace.
+ *  - Timers: one loop watch (fd -1) with the earliest retransmission or window-probe
+ *    deadline of all connections. Idle connections have none, so an idle daemon sleeps.
+ * Not done: SACK, timestamps and ECN are not offered in our SYN-ACK (the namespace then does
+ * not use them); urgent data is plain data; a connect() that fails with anything but a
+ * refusal is also answered with a RST (libslirp sends an ICMP error for unreachable hosts).
+ */
+#include "config.h"
+#include "tcpout.h"
+#include "frame.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define ETH_HLEN_     14
+#define STASH_CAP     (512u * 1024)
+#define OUR_WSCALE    7
+#define SEG_MAX_GSO   (63u * 1024) /* payload of one frame to the namespace with offloads */
+#define FRAMES_PER_IO 16           /* frames sent per readiness event, for fairness */
+#define RTO_MIN_MS    200
+#define RTO_MAX_MS    10000
+#define RETRIES_MAX   12
+#define FRAME_BUF     (ETH_HLEN_ + 60 + 40 + 65536)
+
+#define TH_FIN 0x01
+#define TH_SYN 0x02
+#define TH_RST 0x04
+#define TH_PSH 0x08
+#define TH_ACK 0x10
+
+#define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
+#define SEQ_LE(a, b) ((int32_t)((a) - (b)) <= 0)
+#define SEQ_GT(a, b) ((int32_t)((a) - (b)) > 0)
+
+enum conn_state { CONNECTING, SYN_RCVD, ESTABLISHED };
+
+/* A connection's identity as the namespace sees it; zero-filled so it hashes as bytes. */
+struct conn_key {
+	uint8_t v6;
+	uint8_t pad;
+	uint16_t gport, fport;        /* guest's port, the port it connected to (host order) */
+	uint8_t gaddr[16], faddr[16]; /* IPv4 in the first 4 bytes */
+};
+
+struct conn {
+	struct conn_key key;
+	struct tcpout *owner;
+	enum conn_state state;
+	int fd;
+	bool dead; /* closed, waiting for reap() (epoll events may still name it) */
+	uint8_t guest_mac[6], gw_mac[6];
+	/* namespace -> host */
+	uint32_t irs, rcv_nxt;
+	uint8_t rcv_wscale;
+	bool guest_fin, host_shut;
+	GByteArray *stash;
+	bool ack_pending;
+	/* host -> namespace */
+	uint32_t iss, snd_una, snd_nxt, snd_max, fin_seq;
+	uint32_t snd_wnd;
+	uint8_t snd_wscale;
+	uint16_t mss;
+	bool wnd_blocked; /* the namespace's window stopped us with bytes waiting */
+	bool host_eof;    /* the host socket reached end of file: fin_seq is where */
+	bool fin_sent;    /* our FIN is out (cleared when a retransmission rewinds before it) */
+	unsigned dupacks, retries, rto_ms;
+	int64_t deadline_ms; /* INT64_MAX: no timer */
+};
+
+struct tcpout {
+	bool enabled;
+	const struct options *opt;
+	struct engine *engine;
+	struct loop *loop;
+	bool vnet;
+	GHashTable *conns; /* struct conn_key * -> struct conn * (owned) */
+	GPtrArray *acks;   /* connections with ack_pending */
+	GPtrArray *dead;   /* closed connections to free at the end of the current entry point */
+	int epfd;          /* every host socket, edge-triggered */
+	struct loop_watch *epoll_watch;
+	struct loop_watch *timer;
+	int64_t timer_at;
+	uint16_t ip_id;
+	uint64_t total;
+	uint8_t buf[FRAME_BUF];
+};
+
+/* A parsed TCP segment from the namespace. */
+struct seg {
+	struct conn_key key;
+	const uint8_t *frame;
+	uint32_t seq, ack;
+	uint8_t flags;
+	uint16_t win;
+	const uint8_t *data;
+	size_t len;
+	uint16_t mss; /* SYN option, 0 if absent */
+	int wscale;   /* SYN option, -1 if absent */
+};
+
+static void conn_free_now(struct conn *c);
+static void send_data(struct conn *c);
+
+/* --- parsing --- */
+
+static void parse_syn_options(const uint8_t *o, size_t n, struct seg *s)
+{
+	for (size_t i = 0; i < n;) {
+		if (o[i] == 0)
+			break;
+		if (o[i] == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= n || o[i + 1] < 2 || i + o[i + 1] > n)
+			break;
+		if (o[i] == 2 && o[i + 1] == 4)
+			s->mss = (uint16_t)(o[i + 2] << 8 | o[i + 3]);
+		else if (o[i] == 3 && o[i + 1] == 3)
+			s->wscale = MIN(o[i + 2], 14);
+		i += o[i + 1];
+	}
+}
+
+/* Locate IP and TCP in an untagged frame; false for anything that is not a whole TCP segment. */
+static bool parse_seg(const uint8_t *f, size_t len, struct seg *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->wscale = -1;
+	if (len < ETH_HLEN_ + 40)
+		return false;
+	uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
+	const uint8_t *ip = f + ETH_HLEN_;
+	size_t t, end;
+	if (type == 0x0800) {
+		size_t ihl = (size_t)(ip[0] & 0x0f) * 4, tot = (size_t)(ip[2] << 8 | ip[3]);
+		if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != 6 || (ip[6] & 0x3f) || ip[7] ||
+		    tot < ihl + 20 || ETH_HLEN_ + tot > len)
+			return false;
+		memcpy(s->key.gaddr, ip + 12, 4);
+		memcpy(s->key.faddr, ip + 16, 4);
+		t = ETH_HLEN_ + ihl;
+		end = ETH_HLEN_ + tot;
+	} else if (type == 0x86dd) {
+		size_t plen = (size_t)(ip[4] << 8 | ip[5]);
+		if ((ip[0] >> 4) != 6 || ip[6] != 6 || plen < 20 || ETH_HLEN_ + 40 + plen > len)
+			return false;
+		s->key.v6 = 1;
+		memcpy(s->key.gaddr, ip + 8, 16);
+		memcpy(s->key.faddr, ip + 24, 16);
+		t = ETH_HLEN_ + 40;
+		end = t + plen;
+	} else {
+		return false;
+	}
+	const uint8_t *th = f + t;
+	size_t doff = (size_t)(th[12] >> 4) * 4;
+	if (doff < 20 || t + doff > end)
+		return false;
+	s->frame = f;
+	s->key.gport = (uint16_t)(th[0] << 8 | th[1]);
+	s->key.fport = (uint16_t)(th[2] << 8 | th[3]);
+	s->seq = (uint32_t)th[4] << 24 | (uint32_t)th[5] << 16 | (uint32_t)th[6] << 8 | th[7];
+	s->ack = (uint32_t)th[8] << 24 | (uint32_t)th[9] << 16 | (uint32_t)th[10] << 8 | th[11];
+	s->flags = th[13] & 0x3f;
+	s->win = (uint16_t)(th[14] << 8 | th[15]);
+	s->data = th + doff;
+	s->len = end - t - doff;
+	if (s->flags & TH_SYN)
+		parse_syn_options(th + 20, doff - 20, s);
+	return true;
+}
+
+/* --- which SYNs are ours --- */
+
+static bool v4_in_net(const struct options *o, const uint8_t a[4])
+{
+	uint32_t x;
+	memcpy(&x, a, 4);
+	return (x & o->mask.s_addr) == (o->net.s_addr & o->mask.s_addr);
+}
+
+/* The host address to connect to for a SYN to dst; false: leave the SYN to libslirp. */
+static bool host_dest(const struct tcpout *t, const struct seg *s, struct sockaddr_storage *ss,
+                      socklen_t *sl)
+{
+	const struct options *o = t->opt;
+	memset(ss, 0, sizeof(*ss));
+	if (!s->key.v6) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+		const uint8_t *d = s->key.faddr;
+		struct in_addr gw = addr4_offset(o->net, 2);
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(s->key.fport);
+		*sl = sizeof(*sin);
+		if (memcmp(d, &gw, 4) == 0) {
+			if (o->disable_host_loopback)
+				return false;
+			sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			return true;
+		}
+		/* Other addresses of the virtual network, 0/8, loopback, multicast, broadcast. */
+		if (v4_in_net(o, d) || d[0] == 0 || d[0] == 127 || d[0] >= 224)
+			return false;
+		memcpy(&sin->sin_addr, d, 4);
+		return true;
+	}
+	if (!o->ipv6)
+		return false;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	struct in6_addr d;
+	memcpy(&d, s->key.faddr, 16);
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(s->key.fport);
+	*sl = sizeof(*sin6);
+	struct in6_addr gw = o->net6;
+	gw.s6_addr[15] = 2;
+	if (memcmp(&d, &gw, 16) == 0) {
+		if (o->disable_host_loopback)
+			return false;
+		sin6->sin6_addr = in6addr_loopback;
+		return true;
+	}
+	if (memcmp(&d, &o->net6, 8) == 0 || IN6_IS_ADDR_MULTICAST(&d) ||
+	    IN6_IS_ADDR_LINKLOCAL(&d) || IN6_IS_ADDR_LOOPBACK(&d) || IN6_IS_ADDR_UNSPECIFIED(&d) ||
+	    IN6_IS_ADDR_V4MAPPED(&d))
+		return false;
+	sin6->sin6_addr = d;
+	return true;
+}
+
+/* --- frames to the namespace --- */
+
+static uint16_t rcv_window(const struct conn *c)
+{
+	size_t used = c->stash ? c->stash->len : 0;
+	uint32_t w = used >= STASH_CAP ? 0 : (uint32_t)(STASH_CAP - used);
+	return (uint16_t)MIN(w >> c->rcv_wscale, 65535u);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+/* Ethernet, IP and TCP headers for a segment of the given payload; returns their length. */
+static size_t build_headers(struct conn *c, uint8_t *f, uint32_t seq, uint8_t flags,
+                            const uint8_t *opts, size_t optlen, size_t payload)
+{
+	struct tcpout *t = c->owner;
+	memcpy(f, c->guest_mac, 6);
+	memcpy(f + 6, c->gw_mac, 6);
+	size_t tcplen = 20 + optlen + payload, ip;
+	if (!c->key.v6) {
+		put16(f + 12, 0x0800);
+		uint8_t *h = f + ETH_HLEN_;
+		memset(h, 0, 20);
+		h[0] = 0x45;
+		put16(h + 2, (uint16_t)(20 + tcplen));
+		put16(h + 4, t->ip_id++);
+		h[6] = 0x40; /* DF */
+		h[8] = 64;
+		h[9] = 6;
+		memcpy(h + 12, c->key.faddr, 4);
+		memcpy(h + 16, c->key.gaddr, 4);
+		put16(h + 10, (uint16_t)~csum_fold(csum_add(h, 20, 0)));
+		ip = 20;
+	} else {
+		put16(f + 12, 0x86dd);
+		uint8_t *h = f + ETH_HLEN_;
+		put32(h, 0x60000000);
+		put16(h + 4, (uint16_t)tcplen);
+		h[6] = 6;
+		h[7] = 64;
+		memcpy(h + 8, c->key.faddr, 16);
+		memcpy(h + 24, c->key.gaddr, 16);
+		ip = 40;
+	}
+	uint8_t *th = f + ETH_HLEN_ + ip;
+	put16(th, c->key.fport);
+	put16(th + 2, c->key.gport);
+	put32(th + 4, seq);
+	put32(th + 8, (flags & TH_ACK) ? c->rcv_nxt : 0);
+	th[12] = (uint8_t)(((20 + optlen) / 4) << 4);
+	th[13] = flags;
+	put16(th + 14, (flags & TH_SYN) ? (uint16_t)MIN(STASH_CAP, 65535u) : rcv_window(c));
+	put32(th + 16, 0); /* checksum, urgent pointer */
+	memcpy(th + 20, opts, optlen);
+	return ETH_HLEN_ + ip + 20 + optlen;
+}
+
+/* Without offloads the frame needs its full TCP checksum. */
+static void full_tcp_csum(const struct conn *c, uint8_t *f, size_t hdrs, size_t optlen, size_t len)
+{
+	size_t t = hdrs - 20 - optlen, tcplen = len - t;
+	uint32_t sum;
+	if (c->key.v6) {
+		uint8_t rest[8] = {0, 0, (uint8_t)(tcplen >> 8), (uint8_t)tcplen, 0, 0, 0, 6};
+		sum = csum_add(rest, 8, csum_add(f + ETH_HLEN_ + 8, 32, 0));
+	} else {
+		uint8_t rest[4] = {0, 6, (uint8_t)(tcplen >> 8), (uint8_t)tcplen};
+		sum = csum_add(rest, 4, csum_add(f + ETH_HLEN_ + 12, 8, 0));
+	}
+	uint16_t v = (uint16_t)~csum_fold(csum_add(f + t, tcplen, sum));
+	put16(f + t + 16, v);
+}
+
+/* The largest payload per TCP segment the namespace takes: its MSS, within its MTU. */
+static size_t eff_mss(const struct conn *c)
+{
+	size_t mtu_mss = c->owner->opt->mtu - (c->key.v6 ? 60 : 40);
+	return MAX(MIN((size_t)c->mss, mtu_mss), 64);
+}
+
+/*
+ * Send a segment whose payload (if any) already sits in t->buf after the headers. With
+ * offloads the TCP checksum is left partial (the pseudo-header sum, NEEDS_CSUM) and a payload
+ * larger than the namespace's MSS goes as one GSO frame cut at that MSS.
+ */
+static void emit(struct conn *c, uint32_t seq, uint8_t flags, const uint8_t *opts, size_t optlen,
+                 size_t payload)
+{
+	struct tcpout *t = c->owner;
+	size_t hdrs = build_headers(c, t->buf, seq, flags, opts, optlen, payload);
+	size_t len = hdrs + payload;
+	if (flags & TH_ACK)
+		c->ack_pending = false;
+	if (!t->vnet) {
+		full_tcp_csum(c, t->buf, hdrs, optlen, len);
+		engine_send_frame(t->engine, t->buf, len);
+		return;
+	}
+	struct virtio_net_hdr h = {0};
+	uint8_t cs[2];
+	size_t pos = frame_csum_partial_out(t->buf, len, &h, cs);
+	if (pos != 0)
+		memcpy(t->buf + pos, cs, 2);
+	size_t mss = eff_mss(c);
+	if (payload > mss) {
+		h.gso_type = c->key.v6 ? VIRTIO_NET_HDR_GSO_TCPV6 : VIRTIO_NET_HDR_GSO_TCPV4;
+		h.hdr_len = (uint16_t)hdrs;
+		h.gso_size = (uint16_t)mss;
+	}
+	engine_send_frame_vnet(t->engine, &h, t->buf, len);
+}
+
+static size_t hdr_space(const struct conn *c)
+{
+	return ETH_HLEN_ + (c->key.v6 ? 40 : 20) + 20;
+}
+
+static void send_ctl(struct conn *c, uint32_t seq, uint8_t flags)
+{
+	emit(c, seq, flags, NULL, 0, 0);
+}
+
+static void send_rst_for(struct tcpout *t, const struct seg *s)
+{
+	/* A RST answering a segment we hold no connection for (only used for SYNs we refuse). */
+	struct conn tmp = {.key = s->key, .owner = t};
+	memcpy(tmp.guest_mac, s->frame + 6, 6);
+	memcpy(tmp.gw_mac, s->frame, 6);
+	tmp.rcv_nxt = s->seq + (uint32_t)s->len + ((s->flags & TH_SYN) ? 1 : 0);
+	send_ctl(&tmp, 0, TH_RST | TH_ACK);
+}
+
+static void send_synack(struct conn *c)
+{
+	uint8_t opts[8];
+	size_t n = 0;
+	unsigned mtu = c->owner->opt->mtu;
+	uint16_t mss = (uint16_t)MIN(mtu - (c->key.v6 ? 60 : 40), 65535u);
+	opts[n++] = 2;
+	opts[n++] = 4;
+	put16(opts + n, mss);
+	n += 2;
+	if (c->rcv_wscale) {
+		opts[n++] = 1;
+		opts[n++] = 3;
+		opts[n++] = 3;
+		opts[n++] = c->rcv_wscale;
+	}
+	emit(c, c->iss, TH_SYN | TH_ACK, opts, n, 0);
+}
+
+/* --- timers --- */
+
+static void timer_arm(struct conn *c, int64_t at)
+{
+	struct tcpout *t = c->owner;
+	c->deadline_ms = at;
+	if (at < t->timer_at) {
+		t->timer_at = at;
+		loop_watch_set_deadline(t->timer, at);
+	}
+}
+
+/* A retransmission timer while anything is unacknowledged, a probe timer for a zero window. */
+static void timer_update(struct conn *c)
+{
+	bool outstanding = c->state == SYN_RCVD || c->snd_una != c->snd_max;
+	bool probe = c->state == ESTABLISHED && c->wnd_blocked;
+	if (!outstanding && !probe)
+		c->deadline_ms = INT64_MAX;
+	else if (c->deadline_ms == INT64_MAX)
+		timer_arm(c, loop_now_ms() + c->rto_ms);
+}
+
+/* --- connection lifetime --- */
+
+static void queue_ack(struct conn *c)
+{
+	if (!c->ack_pending) {
+		c->ack_pending = true;
+		g_ptr_array_add(c->owner->acks, c);
+	}
+}
+
+static void conn_destroy(gpointer p)
+{
+	g_free(p);
+}
+
+/*
+ * Close now, free later: the connection leaves the table (its key may be reused at once) and
+ * the socket is closed, but the memory stays until reap(), as an epoll batch being handled
+ * may still name it.
+ */
+static void conn_free_now(struct conn *c)
+{
+	struct tcpout *t = c->owner;
+	log_debug("tcpout: fd %d closed", c->fd);
+	if (c->ack_pending)
+		g_ptr_array_remove_fast(t->acks, c);
+	c->ack_pending = false;
+	g_hash_table_steal(t->conns, &c->key);
+	close(c->fd);
+	if (c->stash != NULL)
+		g_byte_array_unref(c->stash);
+	c->stash = NULL;
+	c->dead = true;
+	g_ptr_array_add(t->dead, c);
+}
+
+static void reap(struct tcpout *t)
+{
+	g_ptr_array_set_size(t->dead, 0);
+}
+
+/* Abort: RST to the namespace (if it knows the connection) and to the host peer. */
+static void conn_reset(struct conn *c, bool tell_guest)
+{
+	if (tell_guest && c->state != CONNECTING)
+		send_ctl(c, c->snd_nxt, TH_RST | TH_ACK);
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	conn_free_now(c);
+}
+
+static bool conn_done(const struct conn *c)
+{
+	return c->guest_fin && c->host_shut && c->host_eof && c->snd_una == c->fin_seq + 1;
+}
+
+/* After any event: free a connection that has nothing left to do. */
+static void conn_settle(struct conn *c)
+{
+	if (c->dead)
+		return;
+	if (conn_done(c))
+		conn_free_now(c);
+	else
+		timer_update(c);
+}
+
+/* --- namespace -> host --- */
+
+static void stash_put(struct conn *c, const uint8_t *p, size_t n)
+{
+	if (c->stash == NULL)
+		c->stash = g_byte_array_sized_new((guint)MIN(MAX(n, 4096) * 2, STASH_CAP));
+	g_byte_array_append(c->stash, p, (guint)n);
+}
+
+static void maybe_shut(struct conn *c)
+{
+	if (c->guest_fin && !c->host_shut && c->stash == NULL) {
+		shutdown(c->fd, SHUT_WR);
+		c->host_shut = true;
+	}
+}
+
+/* Write stashed bytes to the host; false on a fatal socket error (c is closed). */
+static bool stash_flush(struct conn *c)
+{
+	if (c->stash == NULL)
+		return true;
+	uint16_t before = rcv_window(c);
+	ssize_t n = send(c->fd, c->stash->data, c->stash->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0 && errno != EAGAIN && errno != EINTR) {
+		conn_reset(c, true);
+		return false;
+	}
+	if (n > 0) {
+		g_byte_array_remove_range(c->stash, 0, (guint)n);
+		if (c->stash->len == 0) {
+			g_byte_array_unref(c->stash);
+			c->stash = NULL;
+		}
+	}
+	/* Tell the namespace about the room once it is worth it. */
+	uint16_t after = rcv_window(c);
+	if (after > before &&
+	    (before == 0 || (unsigned)(after - before) >= (STASH_CAP / 4) >> c->rcv_wscale))
+		queue_ack(c);
+	maybe_shut(c);
+	return true;
+}
+
+/* Take in-order payload: to the socket, the rest to the stash. Bytes accepted, -1: c closed. */
+static ssize_t take_data(struct conn *c, const uint8_t *p, size_t n)
+{
+	size_t done = 0;
+	if (c->stash == NULL) {
+		ssize_t w = send(c->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (w < 0 && errno != EAGAIN && errno != EINTR) {
+			conn_reset(c, true);
+			return -1;
+		}
+		done = w > 0 ? (size_t)w : 0;
+	}
+	size_t room = STASH_CAP - (c->stash ? c->stash->len : 0);
+	size_t keep = MIN(n - done, room);
+	if (keep > 0)
+		stash_put(c, p + done, keep);
+	return (ssize_t)(done + keep);
+}
+
+/* Payload and FIN of a segment; false if c was closed. */
+static bool guest_data(struct conn *c, const struct seg *s)
+{
+	const uint8_t *p = s->data;
+	size_t n = s->len;
+	bool fin = s->flags & TH_FIN;
+	if (n == 0 && !fin)
+		return true;
+	if (c->guest_fin) {
+		queue_ack(c); /* a retransmitted FIN: our ACK was lost */
+		return true;
+	}
+	uint32_t seq = s->seq;
+	if (SEQ_LT(seq, c->rcv_nxt)) {
+		uint32_t skip = c->rcv_nxt - seq;
+		if (skip >= n + (fin ? 1 : 0)) {
+			queue_ack(c); /* all of it we already have */
+			return true;
+		}
+		skip = MIN(skip, (uint32_t)n);
+		p += skip;
+		n -= skip;
+		seq += skip;
+	}
+	if (seq != c->rcv_nxt) {
+		queue_ack(c); /* out of order: a duplicate ACK asks for what is missing */
+		return true;
+	}
+	if (n > 0) {
+		ssize_t took = take_data(c, p, n);
+		if (took < 0)
+			return false;
+		c->rcv_nxt += (uint32_t)took;
+		if ((size_t)took < n)
+			fin = false; /* the FIN comes after bytes we could not take */
+	}
+	if (fin) {
+		c->rcv_nxt++;
+		c->guest_fin = true;
+		maybe_shut(c);
+	}
+	queue_ack(c);
+	return true;
+}
+
+/* --- host -> namespace --- */
+
+static void discard_acked(struct conn *c, uint32_t n)
+{
+	while (n > 0) {
+		ssize_t r = recv(c->fd, NULL, n, MSG_TRUNC | MSG_DONTWAIT);
+		if (r <= 0)
+			break;
+		n -= (uint32_t)r;
+	}
+}
+
+/* Send again from the first unacknowledged byte: the peek offset goes back with it. */
+static void rewind_to_una(struct conn *c)
+{
+	int zero = 0;
+	c->snd_nxt = c->snd_una;
+	setsockopt(c->fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero));
+	if (c->fin_sent && SEQ_LE(c->snd_una, c->fin_seq))
+		c->fin_sent = false;
+}
+
+/* The ACK field and window of a segment; false if c was closed. */
+static bool guest_ack(struct conn *c, const struct seg *s)
+{
+	uint32_t ack = s->ack;
+	uint32_t wnd = (uint32_t)s->win << c->snd_wscale;
+	if (SEQ_LT(ack, c->snd_una) || SEQ_GT(ack, c->snd_max))
+		return true; /* old, or for something we never sent */
+	uint32_t acked = ack - c->snd_una;
+	bool opened = wnd > c->snd_wnd;
+	if (acked > 0) {
+		/* Bytes of data acknowledged: all of them, less our FIN's sequence number. */
+		uint32_t data_end = c->host_eof ? c->fin_seq : c->snd_max;
+		uint32_t upto = SEQ_LT(ack, data_end) ? ack : data_end;
+		if (SEQ_GT(upto, c->snd_una))
+			discard_acked(c, upto - c->snd_una);
+		c->snd_una = ack;
+		if (SEQ_LT(c->snd_nxt, ack))
+			c->snd_nxt = ack;
+		if (c->host_eof && ack == c->fin_seq + 1)
+			c->fin_sent = true;
+		c->dupacks = 0;
+		c->retries = 0;
+		c->rto_ms = RTO_MIN_MS;
+		c->deadline_ms = INT64_MAX; /* restarted by timer_update() */
+	} else if (s->len == 0 && !(s->flags & (TH_FIN | TH_SYN)) && wnd == c->snd_wnd &&
+	           c->snd_una != c->snd_max && ++c->dupacks == 3) {
+		rewind_to_una(c);
+		opened = true;
+	}
+	c->snd_wnd = wnd;
+	if (acked > 0 || opened)
+		send_data(c);
+	return !c->dead;
+}
+
+/* Peek what the window allows from the host socket and send it; our FIN at end of file. */
+static void send_data(struct conn *c)
+{
+	struct tcpout *t = c->owner;
+	if (c->state != ESTABLISHED || c->dead)
+		return;
+	size_t hs = hdr_space(c);
+	size_t seg_max = t->vnet ? SEG_MAX_GSO : eff_mss(c);
+	for (int i = 0; i < FRAMES_PER_IO && !c->fin_sent; i++) {
+		if (c->host_eof && c->snd_nxt == c->fin_seq) {
+			send_ctl(c, c->snd_nxt, TH_FIN | TH_ACK);
+			c->fin_sent = true;
+			c->snd_nxt++;
+		} else {
+			uint32_t inflight = c->snd_nxt - c->snd_una;
+			c->wnd_blocked = inflight >= c->snd_wnd;
+			if (c->wnd_blocked)
+				break;
+			size_t want = MIN(c->snd_wnd - inflight, seg_max);
+			if (c->host_eof)
+				want = MIN(want, (size_t)(c->fin_seq - c->snd_nxt));
+			ssize_t n = recv(c->fd, t->buf + hs, want, MSG_PEEK | MSG_DONTWAIT);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				break; /* all sent: the next arrival is an epoll edge */
+			if (n < 0) {
+				log_debug("tcpout: fd %d: %s", c->fd, g_strerror(errno));
+				conn_reset(c, true);
+				return;
+			}
+			if (n == 0) {
+				c->host_eof = true;
+				c->fin_seq = c->snd_nxt;
+				continue;
+			}
+			emit(c, c->snd_nxt, TH_ACK | TH_PSH, NULL, 0, (size_t)n);
+			c->snd_nxt += (uint32_t)n;
+		}
+		if (SEQ_GT(c->snd_nxt, c->snd_max))
+			c->snd_max = c->snd_nxt;
+	}
+	conn_settle(c);
+}
+
+/* --- the host socket --- */
+
+static void connected(struct conn *c)
+{
+	int err = 0;
+	socklen_t el = sizeof(err);
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+		err = errno;
+	if (err == EINPROGRESS || err == EALREADY)
+		return;
+	if (err != 0) {
+		log_debug("tcpout: connect to port %u: %s", c->key.fport, g_strerror(err));
+		send_ctl(c, 0, TH_RST | TH_ACK); /* rcv_nxt acknowledges the SYN */
+		conn_free_now(c);
+		return;
+	}
+	c->state = SYN_RCVD;
+	send_synack(c);
+	timer_update(c);
+}
+
+static void sock_event(struct conn *c, uint32_t ev)
+{
+	if (c->dead)
+		return;
+	if (c->state == CONNECTING) {
+		if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
+			connected(c);
+		return;
+	}
+	if (ev & EPOLLERR) {
+		int err = 0;
+		socklen_t el = sizeof(err);
+		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+		if (err != 0) {
+			log_debug("tcpout: fd %d: %s", c->fd, g_strerror(err));
+			conn_reset(c, true);
+			return;
+		}
+	}
+	if ((ev & EPOLLOUT) && !stash_flush(c))
+		return;
+	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
+		send_data(c);
+	else
+		conn_settle(c);
+}
+
+static void on_epoll(struct loop *l, struct loop_watch *w, short revents, void *data)
+{
+	struct tcpout *t = data;
+	struct epoll_event evs[64];
+	for (int round = 0; round < 4; round++) {
+		int n = epoll_wait(t->epfd, evs, G_N_ELEMENTS(evs), 0);
+		for (int i = 0; i < n; i++)
+			sock_event(evs[i].data.ptr, evs[i].events);
+		if (n < (int)G_N_ELEMENTS(evs))
+			break;
+	}
+	tcpout_flush(t);
+}
+
+/* --- frames from the namespace --- */
+
+static uint32_t new_iss(void)
+{
+	uint32_t v;
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
+		v = (uint32_t)(loop_now_ms() * 2654435761u);
+	return v;
+}
+
+static int open_socket(struct tcpout *t, const struct sockaddr_storage *dst, socklen_t dl)
+{
+	int fam = dst->ss_family;
+	int fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	int one = 1, zero = 0;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
+		goto fail;
+	if (fam == AF_INET && t->opt->has_outbound_addr &&
+	    bind(fd, (const struct sockaddr *)&t->opt->outbound_addr,
+	         sizeof(t->opt->outbound_addr)) < 0)
+		goto fail;
+	if (fam == AF_INET6 && t->opt->has_outbound_addr6 &&
+	    bind(fd, (const struct sockaddr *)&t->opt->outbound_addr6,
+	         sizeof(t->opt->outbound_addr6)) < 0)
+		goto fail;
+	if (connect(fd, (const struct sockaddr *)dst, dl) < 0 && errno != EINPROGRESS)
+		goto fail;
+	return fd;
+fail : {
+	int e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+}
+
+static bool open_conn(struct tcpout *t, const struct seg *s)
+{
+	struct sockaddr_storage dst;
+	socklen_t dl;
+	if (!host_dest(t, s, &dst, &dl))
+		return false;
+	int fd = open_socket(t, &dst, dl);
+	if (fd < 0) {
+		log_debug("tcpout: connect to port %u: %s", s->key.fport, g_strerror(errno));
+		send_rst_for(t, s);
+		return true;
+	}
+	struct conn *c = g_new0(struct conn, 1);
+	c->key = s->key;
+	c->owner = t;
+	c->fd = fd;
+	c->state = CONNECTING;
+	memcpy(c->guest_mac, s->frame + 6, 6);
+	memcpy(c->gw_mac, s->frame, 6);
+	c->irs = s->seq;
+	c->rcv_nxt = s->seq + 1;
+	c->mss = s->mss ? s->mss : 536;
+	if (s->wscale >= 0) {
+		c->snd_wscale = (uint8_t)s->wscale;
+		c->rcv_wscale = OUR_WSCALE;
+	}
+	c->iss = new_iss();
+	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+	c->rto_ms = RTO_MIN_MS;
+	c->deadline_ms = INT64_MAX;
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+	                         .data.ptr = c};
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		log_debug("tcpout: epoll_ctl: %s", g_strerror(errno));
+		close(fd);
+		g_free(c);
+		send_rst_for(t, s);
+		return true;
+	}
+	g_hash_table_insert(t->conns, &c->key, c);
+	t->total++;
+	log_debug("tcpout: fd %d: new connection to port %u", fd, s->key.fport);
+	return true;
+}
+
+/* The handshake's last ACK: the connection is open both ways. */
+static bool establish(struct conn *c, const struct seg *s)
+{
+	if (s->ack != c->iss + 1)
+		return false;
+	c->state = ESTABLISHED;
+	c->snd_una = c->snd_nxt = c->snd_max = c->iss + 1;
+	c->snd_wnd = (uint32_t)s->win << c->snd_wscale;
+	c->deadline_ms = INT64_MAX;
+	c->retries = 0;
+	c->rto_ms = RTO_MIN_MS;
+	send_data(c); /* the host may have spoken first */
+	return !c->dead;
+}
+
+/* A segment for one of our connections. */
+static void conn_input(struct conn *c, const struct seg *s)
+{
+	if (s->flags & TH_RST) {
+		conn_reset(c, false);
+		return;
+	}
+	if (s->flags & TH_SYN) {
+		if (!(s->flags & TH_ACK) && s->seq != c->irs) {
+			conn_reset(c, false); /* the port was reused: forget the old connection */
+			return;
+		}
+		if (c->state == SYN_RCVD)
+			send_synack(c); /* our SYN-ACK was lost */
+		return;
+	}
+	if (c->state == CONNECTING || !(s->flags & TH_ACK))
+		return;
+	if (c->state == SYN_RCVD && !establish(c, s))
+		return;
+	if (!guest_ack(c, s) || !guest_data(c, s))
+		return;
+	conn_settle(c);
+}
+
+bool tcpout_input(struct tcpout *t, const uint8_t *frame, size_t len)
+{
+	struct seg s;
+	if (!t->enabled || !parse_seg(frame, len, &s))
+		return false;
+	struct conn *c = g_hash_table_lookup(t->conns, &s.key);
+	if (c != NULL) {
+		conn_input(c, &s);
+		return true;
+	}
+	if ((s.flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) != TH_SYN)
+		return false;
+	return open_conn(t, &s);
+}
+
+void tcpout_flush(struct tcpout *t)
+{
+	while (t->acks->len > 0) {
+		struct conn *c = g_ptr_array_steal_index_fast(t->acks, t->acks->len - 1);
+		c->ack_pending = false;
+		if (c->state != CONNECTING)
+			send_ctl(c, c->snd_nxt, TH_ACK);
+	}
+	reap(t);
+}
+
+/* --- timers --- */
+
+static void on_timeout(struct conn *c)
+{
+	c->deadline_ms = INT64_MAX;
+	c->rto_ms = MIN(c->rto_ms * 2, RTO_MAX_MS);
+	if (c->state == SYN_RCVD || c->snd_una != c->snd_max) {
+		if (++c->retries > RETRIES_MAX) {
+			log_debug("tcpout: fd %d: the namespace stopped answering", c->fd);
+			conn_reset(c, true);
+			return;
+		}
+		if (c->state == SYN_RCVD) {
+			send_synack(c);
+		} else {
+			rewind_to_una(c);
+			send_data(c);
+			return;
+		}
+	} else {
+		/* Zero window probe: an old sequence number makes the namespace repeat its window.
+		 */
+		send_ctl(c, c->snd_una - 1, TH_ACK);
+	}
+	timer_update(c);
+}
+
+static void on_timer(struct loop *l, struct loop_watch *w, short revents, void *data)
+{
+	struct tcpout *t = data;
+	int64_t now = loop_now_ms();
+	g_autoptr(GPtrArray) due = g_ptr_array_new();
+	GHashTableIter it;
+	gpointer k, v;
+	g_hash_table_iter_init(&it, t->conns);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		if (((struct conn *)v)->deadline_ms <= now)
+			g_ptr_array_add(due, v);
+	for (guint i = 0; i < due->len; i++)
+		on_timeout(g_ptr_array_index(due, i));
+	/* The earliest deadline left. */
+	t->timer_at = INT64_MAX;
+	g_hash_table_iter_init(&it, t->conns);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		t->timer_at = MIN(t->timer_at, ((struct conn *)v)->deadline_ms);
+	loop_watch_set_deadline(t->timer, t->timer_at);
+	tcpout_flush(t);
+}
+
+/* --- the table --- */
+
+static guint key_hash(gconstpointer p)
+{
+	const uint8_t *b = p;
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < sizeof(struct conn_key); i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+static gboolean key_equal(gconstpointer a, gconstpointer b)
+{
+	return memcmp(a, b, sizeof(struct conn_key)) == 0;
+}
+
+/* Can this kernel peek at an offset on TCP sockets (Linux >= 4.4)? */
+static bool peek_off_works(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), zero = 0;
+	if (fd < 0)
+		return false;
+	bool ok = setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) == 0;
+	close(fd);
+	return ok;
+}
+
+struct tcpout *tcpout_new(const struct options *opt, struct engine *e, struct loop *l)
+{
+	struct tcpout *t = g_new0(struct tcpout, 1);
+	t->opt = opt;
+	t->engine = e;
+	t->loop = l;
+	t->vnet = engine_offload(e);
+	t->conns = g_hash_table_new_full(key_hash, key_equal, NULL, conn_destroy);
+	t->acks = g_ptr_array_new();
+	t->dead = g_ptr_array_new_with_free_func(g_free);
+	t->timer_at = INT64_MAX;
+	t->epfd = -1;
+	t->enabled = !opt->outbound_fast_path_off;
+	if (t->enabled && !peek_off_works()) {
+		log_warn(
+		    "outbound fast path off: this kernel cannot peek at an offset (SO_PEEK_OFF)");
+		t->enabled = false;
+	}
+	if (t->enabled && (t->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		log_warn("outbound fast path off: epoll_create1: %s", g_strerror(errno));
+		t->enabled = false;
+	}
+	if (t->enabled) {
+		t->epoll_watch = loop_watch_fd(l, t->epfd, POLLIN, on_epoll, t);
+		t->timer = loop_watch_fd(l, -1, 0, on_timer, t);
+	}
+	return t;
+}
+
+void tcpout_free(struct tcpout *t)
+{
+	if (t == NULL)
+		return;
+	GHashTableIter it;
+	gpointer k, v;
+	g_hash_table_iter_init(&it, t->conns);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		struct conn *c = v;
+		close(c->fd);
+		if (c->stash != NULL)
+			g_byte_array_unref(c->stash);
+	}
+	g_hash_table_unref(t->conns);
+	g_ptr_array_unref(t->acks);
+	g_ptr_array_unref(t->dead);
+	if (t->epfd >= 0)
+		close(t->epfd);
+	g_free(t);
+}
+
+struct tcpout_stats tcpout_stats(const struct tcpout *t)
+{
+	return (struct tcpout_stats){
+	    .enabled = t->enabled, .total = t->total, .active = g_hash_table_size(t->conns)};
+}
+
+static const char *state_name(const struct conn *c)
+{
+	if (c->state == CONNECTING)
+		return "SYN_SENT";
+	if (c->state == SYN_RCVD)
+		return "SYN_RCVD";
+	if (c->guest_fin && c->fin_sent)
+		return "LAST_ACK";
+	if (c->guest_fin)
+		return "CLOSE_WAIT";
+	if (c->fin_sent)
+		return "FIN_WAIT_1";
+	return "ESTABLISHED";
+}
+
+void tcpout_connections(const struct tcpout *t, json_t *list)
+{
+	GHashTableIter it;
+	gpointer k, v;
+	g_hash_table_iter_init(&it, t->conns);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		const struct conn *c = v;
+		char g[INET6_ADDRSTRLEN], f[INET6_ADDRSTRLEN];
+		int fam = c->key.v6 ? AF_INET6 : AF_INET;
+		inet_ntop(fam, c->key.gaddr, g, sizeof(g));
+		inet_ntop(fam, c->key.faddr, f, sizeof(f));
+		json_array_append_new(
+		    list, json_pack("{s:s,s:s,s:i,s:s,s:i,s:s,s:i,s:I,s:I,s:s}", "proto", "TCP",
+		                    "state", state_name(c), "fd", c->fd, "src_addr", g, "src_port",
+		                    (int)c->key.gport, "dst_addr", f, "dst_port", (int)c->key.fport,
+		                    "recv_q", (json_int_t)(c->stash ? c->stash->len : 0), "send_q",
+		                    (json_int_t)(c->snd_max - c->snd_una), "path", "fast"));
+	}
+}

@@ -1,0 +1,36 @@
+/* tcpout.h - the outbound fast path: the namespace's TCP connections without libslirp (see
+ * tcpout.c). */
+#pragma once
+
+#include "engine.h"
+#include "loop.h"
+#include "options.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct tcpout;
+
+struct tcpout_stats {
+	bool enabled;
+	uint64_t total;  /* connections opened on this path */
+	uint64_t active; /* open now */
+};
+
+/* NULL never: when the path is off (--outbound-fast-path=off), tcpout_input() takes nothing. */
+struct tcpout *tcpout_new(const struct options *opt, struct engine *e, struct loop *l);
+void tcpout_free(struct tcpout *t);
+
+/*
+ * A frame from the namespace, before any checksum completion. true: it belongs to (or opened)
+ * a connection of this path and was consumed; false: give it to libslirp.
+ */
+bool tcpout_input(struct tcpout *t, const uint8_t *frame, size_t len);
+/* The end of a batch of frames: send the ACKs the batch made due (one per connection). */
+void tcpout_flush(struct tcpout *t);
+
+struct tcpout_stats tcpout_stats(const struct tcpout *t);
+/* Append one list_connections row per connection to list. */
+void tcpout_connections(const struct tcpout *t, json_t *list);
