@@ -340,7 +340,8 @@ static size_t build_headers(struct conn *c, uint8_t *f, uint32_t seq, uint8_t fl
 	th[13] = flags;
 	put16(th + 14, (flags & TH_SYN) ? (uint16_t)MIN(STASH_CAP, 65535u) : rcv_window(c));
 	put32(th + 16, 0); /* checksum, urgent pointer */
-	memcpy(th + 20, opts, optlen);
+	if (optlen > 0)
+		memcpy(th + 20, opts, optlen);
 	return ETH_HLEN_ + ip + 20 + optlen;
 }
 
