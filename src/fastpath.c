@@ -31,10 +31,16 @@
  * the fast path off); accept() on a recorded socket
  * keeps loopback clients for us and returns the others to libslirp (or -1/EAGAIN, which
  * libslirp handles by dropping its half-made connection).
+ *
+ * Clients from other addresses are offered to tcpout.c (fastpath_set_tcpout()), which opens
+ * the connection to the guest from the client's own address and port with its own TCP
+ * endpoint, as libslirp would but without libslirp's copies; what it declines (no frame
+ * seen from the namespace yet, address families that differ) stays with libslirp.
  */
 #include "config.h"
 #include "fastpath.h"
 #include "netns.h"
+#include "tcpout.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -81,7 +87,8 @@ struct fastpath {
 	struct target *capture;  /* between begin_listen and end_listen */
 	struct relay_set relays;
 	struct fastpath_stats stats;
-	bool ready; /* the helper said it is in the namespace and confined */
+	bool ready;            /* the helper said it is in the namespace and confined */
+	struct tcpout *tcpout; /* takes the non-loopback clients, or NULL */
 };
 
 /* The interposed accept()/listen() need to find us. There is one daemon per process. */
@@ -407,9 +414,14 @@ static bool claim(int listen_fd, int client, const struct sockaddr_storage *peer
 	struct target *t = g_hash_table_lookup(fp->targets, GINT_TO_POINTER(listen_fd));
 	if (t == NULL)
 		return false;
-	if (is_loopback(peer) && ns_loopback_up(fp) &&
-	    fastpath_take(fp, client, (struct sockaddr *)&t->guest, t->guest_len))
+	const struct sockaddr *guest = (const struct sockaddr *)&t->guest;
+	if (is_loopback(peer)) {
+		if (ns_loopback_up(fp) && fastpath_take(fp, client, guest, t->guest_len))
+			return true;
+	} else if (guest_reachable(guest) &&
+	           tcpout_take(fp->tcpout, client, (const struct sockaddr *)peer, guest)) {
 		return true;
+	}
 	fp->stats.slirp_total++;
 	return false;
 }
@@ -532,6 +544,12 @@ void fastpath_attach(struct fastpath *fp, struct loop *l)
 	fp->loop = l;
 	fp->watch = loop_watch_fd(l, fp->sock, POLLIN, on_helper, fp);
 	refill(fp, 0);
+}
+
+void fastpath_set_tcpout(struct fastpath *fp, struct tcpout *t)
+{
+	if (fp != NULL)
+		fp->tcpout = t;
 }
 
 void fastpath_free(struct fastpath *fp)

@@ -24,6 +24,9 @@ struct fastpath_stats {
 struct fastpath *fastpath_new(const struct options *opt);
 void fastpath_attach(struct fastpath *fp, struct loop *l);
 void fastpath_free(struct fastpath *fp);
+struct tcpout;
+/* Offer forwarded clients from non-loopback addresses to t (see tcpout_take()). */
+void fastpath_set_tcpout(struct fastpath *fp, struct tcpout *t);
 
 /*
  * Around slirp_add_hostxfwd() of a TCP forward: the listening socket libslirp creates is

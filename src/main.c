@@ -145,20 +145,22 @@ static json_t *backend_info(void *opaque)
 	json_t *info = status_info(&d->opt, d->engine);
 	struct fastpath_stats fs = fastpath_stats(d->fastpath);
 	const struct relay_set *cross = forwarder_relays(d->forwarder);
-	json_object_set_new(info, "port_forwarding",
-	                    json_pack("{s:b,s:I,s:I,s:I,s:I}", "fast_path_enabled", fs.enabled,
-	                              "fast_path_connections", (json_int_t)fs.fast_total,
-	                              "fast_path_active", (json_int_t)fs.fast_active,
-	                              "slirp_path_connections", (json_int_t)fs.slirp_total,
-	                              "relayed_ipv6_connections", (json_int_t)cross->total));
 	struct tcpout_stats ts = tcpout_stats(d->tcpout);
+	json_object_set_new(
+	    info, "port_forwarding",
+	    json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I}", "fast_path_enabled", fs.enabled,
+	              "fast_path_connections", (json_int_t)fs.fast_total, "fast_path_active",
+	              (json_int_t)fs.fast_active, "slirp_path_connections",
+	              (json_int_t)fs.slirp_total, "direct_connections", (json_int_t)ts.total_in,
+	              "direct_active", (json_int_t)ts.active_in, "relayed_ipv6_connections",
+	              (json_int_t)cross->total));
 	json_object_set_new(info, "outbound_fast_path",
 	                    json_pack("{s:b,s:I,s:I}", "enabled", ts.enabled, "connections",
 	                              (json_int_t)ts.total, "active", (json_int_t)ts.active));
 	json_t *counters = json_object_get(info, "counters");
 	json_t *n = json_object_get(counters, "connections");
 	if (json_is_integer(n))
-		json_integer_set(n, json_integer_value(n) + (json_int_t)ts.active);
+		json_integer_set(n, json_integer_value(n) + (json_int_t)(ts.active + ts.active_in));
 	return info;
 }
 
@@ -351,6 +353,7 @@ int main(int argc, char **argv)
 	fastpath_attach(d.fastpath, d.loop);
 	d.tcpout = tcpout_new(&d.opt, d.engine, d.loop);
 	engine_set_tcpout(d.engine, d.tcpout);
+	fastpath_set_tcpout(d.fastpath, d.tcpout);
 	open_link(&d);
 	open_pcap(&d);
 	loop_watch_fd(d.loop, d.sigfd, POLLIN, on_signal, &d);

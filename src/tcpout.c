@@ -78,7 +78,12 @@
 #define SEQ_LE(a, b) ((int32_t)((a) - (b)) <= 0)
 #define SEQ_GT(a, b) ((int32_t)((a) - (b)) > 0)
 
-enum conn_state { CONNECTING, SYN_RCVD, ESTABLISHED };
+/*
+ * CONNECTING: our connect() to the host is under way (the namespace's SYN waits unanswered);
+ * SYN_RCVD: our SYN-ACK is out; SYN_SENT: a forwarded client waits for the namespace's
+ * SYN-ACK to our SYN; ESTABLISHED from then on, whatever the FINs.
+ */
+enum conn_state { CONNECTING, SYN_RCVD, SYN_SENT, ESTABLISHED };
 
 /* A connection's identity as the namespace sees it; zero-filled so it hashes as bytes. */
 struct conn_key {
@@ -93,7 +98,8 @@ struct conn {
 	struct tcpout *owner;
 	enum conn_state state;
 	int fd;
-	bool dead; /* closed, waiting for reap() (epoll events may still name it) */
+	bool dead;    /* closed, waiting for reap() (epoll events may still name it) */
+	bool inbound; /* a forwarded client's (tcpout_take()) */
 	uint8_t guest_mac[6], gw_mac[6];
 	/* namespace -> host */
 	uint32_t irs, rcv_nxt;
@@ -127,7 +133,12 @@ struct tcpout {
 	struct loop_watch *timer;
 	int64_t timer_at;
 	uint16_t ip_id;
-	uint64_t total;
+	uint64_t total;    /* outbound connections opened */
+	uint64_t total_in; /* forwarded clients taken */
+	uint64_t active_in;
+	bool outbound; /* take the namespace's SYNs (--outbound-fast-path=auto) */
+	bool have_mac; /* guest_mac is known: the namespace has sent a frame */
+	uint8_t guest_mac[6], gw_mac[6];
 	uint8_t buf[FRAME_BUF];
 };
 
@@ -439,6 +450,15 @@ static void send_synack(struct conn *c)
 	emit(c, c->iss, TH_SYN | TH_ACK, opts, n, 0);
 }
 
+/* Our SYN to the namespace, for a forwarded client (tcpout_take()). */
+static void send_syn(struct conn *c)
+{
+	uint8_t opts[8] = {2, 4, 0, 0, 1, 3, 3, OUR_WSCALE};
+	unsigned mtu = c->owner->opt->mtu;
+	put16(opts + 2, (uint16_t)MIN(mtu - (c->key.v6 ? 60 : 40), 65535u));
+	emit(c, c->iss, TH_SYN, opts, sizeof(opts), 0);
+}
+
 /* --- timers --- */
 
 static void timer_arm(struct conn *c, int64_t at)
@@ -454,7 +474,7 @@ static void timer_arm(struct conn *c, int64_t at)
 /* A retransmission timer while anything is unacknowledged, a probe timer for a zero window. */
 static void timer_update(struct conn *c)
 {
-	bool outstanding = c->state == SYN_RCVD || c->snd_una != c->snd_max;
+	bool outstanding = c->state == SYN_RCVD || c->state == SYN_SENT || c->snd_una != c->snd_max;
 	bool probe = c->state == ESTABLISHED && c->wnd_blocked;
 	if (!outstanding && !probe)
 		c->deadline_ms = INT64_MAX;
@@ -490,6 +510,8 @@ static void conn_free_now(struct conn *c)
 		g_ptr_array_remove_fast(t->acks, c);
 	c->ack_pending = false;
 	g_hash_table_steal(t->conns, &c->key);
+	if (c->inbound)
+		t->active_in--;
 	close(c->fd);
 	if (c->stash != NULL)
 		g_byte_array_unref(c->stash);
@@ -898,6 +920,29 @@ static bool establish(struct conn *c, const struct seg *s)
 	return !c->dead;
 }
 
+/* The namespace's SYN-ACK to a forwarded client's connection. */
+static void establish_active(struct conn *c, const struct seg *s)
+{
+	if (s->ack != c->iss + 1)
+		return;
+	c->irs = s->seq;
+	c->rcv_nxt = s->seq + 1;
+	c->mss = s->mss ? s->mss : 536;
+	if (s->wscale >= 0) {
+		c->snd_wscale = (uint8_t)s->wscale;
+	} else {
+		c->rcv_wscale = 0; /* it did not take our offer: no scaling either way */
+	}
+	c->state = ESTABLISHED;
+	c->snd_una = c->snd_nxt = c->snd_max = c->iss + 1;
+	c->snd_wnd = s->win; /* a SYN's window is never scaled */
+	c->deadline_ms = INT64_MAX;
+	c->retries = 0;
+	c->rto_ms = RTO_MIN_MS;
+	send_ctl(c, c->snd_nxt, TH_ACK);
+	send_data(c); /* the client may have spoken first */
+}
+
 /* A segment for one of our connections. */
 static void conn_input(struct conn *c, const struct seg *s)
 {
@@ -905,7 +950,16 @@ static void conn_input(struct conn *c, const struct seg *s)
 		conn_reset(c, false);
 		return;
 	}
+	if (c->state == SYN_SENT) {
+		if ((s->flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK))
+			establish_active(c, s);
+		return;
+	}
 	if (s->flags & TH_SYN) {
+		if (c->state == ESTABLISHED && (s->flags & TH_ACK)) {
+			queue_ack(c); /* the namespace repeats its SYN-ACK: our ACK was lost */
+			return;
+		}
 		if (!(s->flags & TH_ACK) && s->seq != c->irs) {
 			conn_reset(c, false); /* the port was reused: forget the old connection */
 			return;
@@ -926,16 +980,91 @@ static void conn_input(struct conn *c, const struct seg *s)
 bool tcpout_input(struct tcpout *t, const uint8_t *frame, size_t len)
 {
 	struct seg s;
-	if (!t->enabled || !parse_seg(frame, len, &s))
+	if (!t->enabled || len < ETH_HLEN_)
+		return false;
+	/* The namespace has one link, the tap: every frame comes from its one MAC address. */
+	if (!(frame[6] & 1)) {
+		memcpy(t->guest_mac, frame + 6, 6);
+		t->have_mac = true;
+	}
+	if (!parse_seg(frame, len, &s))
 		return false;
 	struct conn *c = g_hash_table_lookup(t->conns, &s.key);
 	if (c != NULL) {
 		conn_input(c, &s);
 		return true;
 	}
-	if ((s.flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) != TH_SYN)
+	if (!t->outbound || (s.flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) != TH_SYN)
 		return false;
 	return open_conn(t, &s);
+}
+
+static bool take_addresses(const struct sockaddr *peer, const struct sockaddr *guest,
+                           struct conn_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (peer->sa_family != guest->sa_family)
+		return false;
+	if (peer->sa_family == AF_INET) {
+		const struct sockaddr_in *p = (const void *)peer, *g = (const void *)guest;
+		memcpy(k->faddr, &p->sin_addr, 4);
+		memcpy(k->gaddr, &g->sin_addr, 4);
+		k->fport = ntohs(p->sin_port);
+		k->gport = ntohs(g->sin_port);
+		return true;
+	}
+	if (peer->sa_family != AF_INET6)
+		return false;
+	const struct sockaddr_in6 *p = (const void *)peer, *g = (const void *)guest;
+	if (IN6_IS_ADDR_V4MAPPED(&p->sin6_addr) || IN6_IS_ADDR_V4MAPPED(&g->sin6_addr))
+		return false;
+	k->v6 = 1;
+	memcpy(k->faddr, &p->sin6_addr, 16);
+	memcpy(k->gaddr, &g->sin6_addr, 16);
+	k->fport = ntohs(p->sin6_port);
+	k->gport = ntohs(g->sin6_port);
+	return true;
+}
+
+bool tcpout_take(struct tcpout *t, int client, const struct sockaddr *peer,
+                 const struct sockaddr *guest)
+{
+	struct conn_key k;
+	if (t == NULL || !t->enabled || !t->have_mac || !take_addresses(peer, guest, &k) ||
+	    g_hash_table_contains(t->conns, &k))
+		return false;
+	int zero = 0, one = 1;
+	if (!fd_set_nonblock(client, NULL) ||
+	    setsockopt(client, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
+		return false;
+	struct conn *c = g_new0(struct conn, 1);
+	c->key = k;
+	c->owner = t;
+	c->fd = client;
+	c->inbound = true;
+	c->state = SYN_SENT;
+	memcpy(c->guest_mac, t->guest_mac, 6);
+	memcpy(c->gw_mac, t->gw_mac, 6);
+	c->rcv_wscale = OUR_WSCALE;
+	c->iss = new_iss();
+	c->snd_una = c->snd_max = c->iss;
+	c->snd_nxt = c->iss + 1;
+	c->rto_ms = RTO_MIN_MS;
+	c->deadline_ms = INT64_MAX;
+	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+	                         .data.ptr = c};
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, client, &ev) < 0) {
+		g_free(c);
+		return false;
+	}
+	setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	g_hash_table_insert(t->conns, &c->key, c);
+	t->total_in++;
+	t->active_in++;
+	log_debug("tcpout: fd %d: forwarded client to guest port %u", client, k.gport);
+	send_syn(c);
+	timer_update(c);
+	return true;
 }
 
 void tcpout_flush(struct tcpout *t)
@@ -955,7 +1084,7 @@ static void on_timeout(struct conn *c)
 {
 	c->deadline_ms = INT64_MAX;
 	c->rto_ms = MIN(c->rto_ms * 2, RTO_MAX_MS);
-	if (c->state == SYN_RCVD || c->snd_una != c->snd_max) {
+	if (c->state == SYN_RCVD || c->state == SYN_SENT || c->snd_una != c->snd_max) {
 		if (++c->retries > RETRIES_MAX) {
 			log_debug("tcpout: fd %d: the namespace stopped answering", c->fd);
 			conn_reset(c, true);
@@ -963,6 +1092,8 @@ static void on_timeout(struct conn *c)
 		}
 		if (c->state == SYN_RCVD) {
 			send_synack(c);
+		} else if (c->state == SYN_SENT) {
+			send_syn(c);
 		} else {
 			rewind_to_una(c);
 			send_data(c);
@@ -1037,7 +1168,13 @@ struct tcpout *tcpout_new(const struct options *opt, struct engine *e, struct lo
 	t->dead = g_ptr_array_new_with_free_func(g_free);
 	t->timer_at = INT64_MAX;
 	t->epfd = -1;
-	t->enabled = !opt->outbound_fast_path_off;
+	t->enabled = true;
+	t->outbound = !opt->outbound_fast_path_off;
+	/* libslirp's own MAC for the gateway and every remote address: 52:55 and network+2. */
+	struct in_addr gw = addr4_offset(opt->net, 2);
+	t->gw_mac[0] = 0x52;
+	t->gw_mac[1] = 0x55;
+	memcpy(t->gw_mac + 2, &gw, 4);
 	if (t->enabled && !peek_off_works()) {
 		log_warn(
 		    "outbound fast path off: this kernel cannot peek at an offset (SO_PEEK_OFF)");
@@ -1077,8 +1214,11 @@ void tcpout_free(struct tcpout *t)
 
 struct tcpout_stats tcpout_stats(const struct tcpout *t)
 {
-	return (struct tcpout_stats){
-	    .enabled = t->enabled, .total = t->total, .active = g_hash_table_size(t->conns)};
+	return (struct tcpout_stats){.enabled = t->enabled && t->outbound,
+	                             .total = t->total,
+	                             .total_in = t->total_in,
+	                             .active_in = t->active_in,
+	                             .active = g_hash_table_size(t->conns) - t->active_in};
 }
 
 static const char *state_name(const struct conn *c)
@@ -1087,6 +1227,8 @@ static const char *state_name(const struct conn *c)
 		return "SYN_SENT";
 	if (c->state == SYN_RCVD)
 		return "SYN_RCVD";
+	if (c->state == SYN_SENT)
+		return "SYN_SENT";
 	if (c->guest_fin && c->fin_sent)
 		return "LAST_ACK";
 	if (c->guest_fin)

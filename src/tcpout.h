@@ -7,6 +7,7 @@
 #include "options.h"
 
 #include <jansson.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -15,8 +16,10 @@ struct tcpout;
 
 struct tcpout_stats {
 	bool enabled;
-	uint64_t total;  /* connections opened on this path */
-	uint64_t active; /* open now */
+	uint64_t total;     /* outbound connections opened on this path */
+	uint64_t total_in;  /* forwarded clients taken (tcpout_take()) */
+	uint64_t active_in; /* of those, open now */
+	uint64_t active;    /* outbound, open now */
 };
 
 /* NULL never: when the path is off (--outbound-fast-path=off), tcpout_input() takes nothing. */
@@ -30,6 +33,14 @@ void tcpout_free(struct tcpout *t);
 bool tcpout_input(struct tcpout *t, const uint8_t *frame, size_t len);
 /* The end of a batch of frames: send the ACKs the batch made due (one per connection). */
 void tcpout_flush(struct tcpout *t);
+
+/*
+ * A client accepted on a TCP port forward, from a non-loopback address, for guest (an address
+ * and port in the namespace): open a connection to guest from the client's own address and
+ * port, as libslirp would, and relay it. false: not taken (the caller keeps client).
+ */
+bool tcpout_take(struct tcpout *t, int client, const struct sockaddr *peer,
+                 const struct sockaddr *guest);
 
 struct tcpout_stats tcpout_stats(const struct tcpout *t);
 /* Append one list_connections row per connection to list. */

@@ -21,9 +21,11 @@
 #  - IPv6: a forward from host ::1 to the IPv4 guest (the cross-family forward) takes the fast
 #    path too and the guest sees 10.0.2.100; a forward from ::1 to an IPv6 guest (fd00::100) too.
 # A client on a non-loopback host address (192.0.2.1 on a dummy interface of the private host
-# namespace) takes the libslirp path, and 192.0.2.1 is what the guest sees. get_info's
-# .port_forwarding counters (fast_path_connections, slirp_path_connections, fast_path_active,
-# relayed_ipv6_connections) are checked after each step against the connections made.
+# namespace) takes the direct path (tcpout.c: slirpns's own TCP endpoint opens the connection
+# to the guest from the client's address), and 192.0.2.1 is what the guest sees; 64 MiB each
+# way through it, SHA-256 compared. get_info's .port_forwarding counters
+# (fast_path_connections, slirp_path_connections, fast_path_active, direct_connections,
+# direct_active) are checked after each step against the connections made.
 # Finally a second daemon with --port-fast-path=off: fast_path_enabled is false, a loopback
 # client goes through libslirp and appears as the gateway 10.0.2.2.
 #
@@ -181,6 +183,7 @@ add_fwd "$(g 127.0.0.1 18085 "$GUEST" 85)"
 add_fwd "$(g 127.0.0.1 18086 "$GUEST" 86)"
 add_fwd "$(g 127.0.0.1 18087 127.0.0.1 86)"
 add_fwd "$(g 127.0.0.1 18088 0.0.0.0 86)"
+add_fwd "$(g 0.0.0.0 18089 "$GUEST" 81)"
 for mib in 3 5 7; do add_fwd "$(g 127.0.0.1 $((18090 + mib)) "$GUEST" $((90 + mib)))"; done
 if [ "$IPV6" = 1 ]; then
 	add_fwd "$(g ::1 18090 "$GUEST" 80)" # IPv6 host, IPv4 guest
@@ -362,13 +365,22 @@ done
 SLIRP=$((SLIRP + ${#unreach[@]}))
 expect_counters "after the loopback guest addresses" $FAST $SLIRP
 
-# ---- not on the host's loopback: libslirp, and the guest sees the client's address --------------
-run_step "1 MiB from $CLIENT (libslirp path)" "$SHA1 $SMALL" \
-	host_py hash-put "$CLIENT" 18080 "$T/data1" --bind "$CLIENT"
-SLIRP=$((SLIRP + 1))
+# ---- not on the host's loopback: the direct path, and the guest sees the client's address -------
+run_step "64 MiB from $CLIENT (direct path)" "$SHA64 $BIG" \
+	host_py hash-put "$CLIENT" 18080 "$T/data64" --bind "$CLIENT"
 peer=$(last_line "$T/peers80")
 [ "$peer" = "$CLIENT" ] || fail "a client on $CLIENT appeared to the guest as $peer"
+run_step "64 MiB to $CLIENT (direct path)" "$SHA64 $BIG" \
+	host_py hash-get "$CLIENT" 18089 --bind "$CLIENT"
 expect_counters "after the $CLIENT client" $FAST $SLIRP
+for _ in $(seq 50); do
+	pf=$(info)
+	jq -e '.direct_connections == 2 and .direct_active == 0' >/dev/null <<<"$pf" && break
+	sleep 0.1
+done
+jq -e '.direct_connections == 2 and .direct_active == 0' >/dev/null <<<"$pf" ||
+	fail "after the $CLIENT client: get_info says $pf, expected 2 direct connections"
+
 note "get_info: $(info)"
 
 check_alive "during the test"
