@@ -58,15 +58,15 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define ETH_HLEN_     14
-#define STASH_CAP     (512u * 1024)
-#define OUR_WSCALE    7
-#define SEG_MAX_GSO   (63u * 1024) /* payload of one frame to the namespace with offloads */
-#define FRAMES_PER_IO 16           /* frames sent per readiness event, for fairness */
-#define RTO_MIN_MS    200
-#define RTO_MAX_MS    10000
-#define RETRIES_MAX   12
-#define FRAME_BUF     (ETH_HLEN_ + 60 + 40 + 65536)
+#define ETH_HLEN_   14
+#define STASH_CAP   (512u * 1024)
+#define OUR_WSCALE  7
+#define SEG_MAX_GSO (63u * 1024) /* payload of one frame to the namespace with offloads */
+
+#define RTO_MIN_MS  200
+#define RTO_MAX_MS  10000
+#define RETRIES_MAX 12
+#define FRAME_BUF   (ETH_HLEN_ + 60 + 40 + 65536)
 
 #define TH_FIN 0x01
 #define TH_SYN 0x02
@@ -724,7 +724,8 @@ static void send_data(struct conn *c)
 		return;
 	size_t hs = hdr_space(c);
 	size_t seg_max = t->vnet ? SEG_MAX_GSO : eff_mss(c);
-	for (int i = 0; i < FRAMES_PER_IO && !c->fin_sent; i++) {
+	/* Until EAGAIN or a full window: an edge-triggered socket gives no second chance. */
+	while (!c->fin_sent) {
 		if (c->host_eof && c->snd_nxt == c->fin_seq) {
 			send_ctl(c, c->snd_nxt, TH_FIN | TH_ACK);
 			c->fin_sent = true;
@@ -943,38 +944,38 @@ static void establish_active(struct conn *c, const struct seg *s)
 	send_data(c); /* the client may have spoken first */
 }
 
-/* A segment for one of our connections. */
-static void conn_input(struct conn *c, const struct seg *s)
+/* A segment for one of our connections; false: c is gone and s opens a new one. */
+static bool conn_input(struct conn *c, const struct seg *s)
 {
 	if (s->flags & TH_RST) {
 		conn_reset(c, false);
-		return;
+		return true;
 	}
 	if (c->state == SYN_SENT) {
 		if ((s->flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK))
 			establish_active(c, s);
-		return;
+		return true;
 	}
 	if (s->flags & TH_SYN) {
 		if (c->state == ESTABLISHED && (s->flags & TH_ACK)) {
 			queue_ack(c); /* the namespace repeats its SYN-ACK: our ACK was lost */
-			return;
+			return true;
 		}
 		if (!(s->flags & TH_ACK) && s->seq != c->irs) {
 			conn_reset(c, false); /* the port was reused: forget the old connection */
-			return;
+			return false;
 		}
 		if (c->state == SYN_RCVD)
 			send_synack(c); /* our SYN-ACK was lost */
-		return;
+		return true;
 	}
 	if (c->state == CONNECTING || !(s->flags & TH_ACK))
-		return;
+		return true;
 	if (c->state == SYN_RCVD && !establish(c, s))
-		return;
-	if (!guest_ack(c, s) || !guest_data(c, s))
-		return;
-	conn_settle(c);
+		return true;
+	if (guest_ack(c, s) && guest_data(c, s))
+		conn_settle(c);
+	return true;
 }
 
 bool tcpout_input(struct tcpout *t, const uint8_t *frame, size_t len)
@@ -990,10 +991,8 @@ bool tcpout_input(struct tcpout *t, const uint8_t *frame, size_t len)
 	if (!parse_seg(frame, len, &s))
 		return false;
 	struct conn *c = g_hash_table_lookup(t->conns, &s.key);
-	if (c != NULL) {
-		conn_input(c, &s);
+	if (c != NULL && conn_input(c, &s))
 		return true;
-	}
 	if (!t->outbound || (s.flags & (TH_SYN | TH_ACK | TH_RST | TH_FIN)) != TH_SYN)
 		return false;
 	return open_conn(t, &s);
