@@ -63,6 +63,7 @@
 #define OUR_WSCALE  7
 #define SEG_MAX_GSO (63u * 1024) /* payload of one frame to the namespace with offloads */
 
+#define DELACK_MS   1 /* libslirp delays ACKs up to 2 ms */
 #define RTO_MIN_MS  200
 #define RTO_MAX_MS  10000
 #define RETRIES_MAX 12
@@ -103,6 +104,8 @@ struct conn {
 	uint8_t guest_mac[6], gw_mac[6];
 	/* namespace -> host */
 	uint32_t irs, rcv_nxt;
+	uint32_t rcv_acked; /* the last rcv_nxt an ACK carried */
+	int64_t delack_ms;  /* a delayed ACK is due then (INT64_MAX: none) */
 	uint8_t rcv_wscale;
 	bool guest_fin, host_shut;
 	GByteArray *stash;
@@ -113,6 +116,7 @@ struct conn {
 	uint8_t snd_wscale;
 	uint16_t mss;
 	bool wnd_blocked; /* the namespace's window stopped us with bytes waiting */
+	bool rdhup;       /* the host peer's FIN has been signalled: read on to end of file */
 	bool host_eof;    /* the host socket reached end of file: fin_seq is where */
 	bool fin_sent;    /* our FIN is out (cleared when a retransmission rewinds before it) */
 	unsigned dupacks, retries, rto_ms;
@@ -390,8 +394,11 @@ static void emit(struct conn *c, uint32_t seq, uint8_t flags, const uint8_t *opt
 	struct tcpout *t = c->owner;
 	size_t hdrs = build_headers(c, t->buf, seq, flags, opts, optlen, payload);
 	size_t len = hdrs + payload;
-	if (flags & TH_ACK)
+	if (flags & TH_ACK) {
 		c->ack_pending = false;
+		c->rcv_acked = c->rcv_nxt;
+		c->delack_ms = INT64_MAX;
+	}
 	if (!t->vnet) {
 		full_tcp_csum(c, t->buf, hdrs, optlen, len);
 		engine_send_frame(t->engine, t->buf, len);
@@ -461,14 +468,19 @@ static void send_syn(struct conn *c)
 
 /* --- timers --- */
 
-static void timer_arm(struct conn *c, int64_t at)
+/* Make sure the shared timer fires by then. */
+static void timer_at(struct tcpout *t, int64_t at)
 {
-	struct tcpout *t = c->owner;
-	c->deadline_ms = at;
 	if (at < t->timer_at) {
 		t->timer_at = at;
 		loop_watch_set_deadline(t->timer, at);
 	}
+}
+
+static void timer_arm(struct conn *c, int64_t at)
+{
+	c->deadline_ms = at;
+	timer_at(c->owner, at);
 }
 
 /* A retransmission timer while anything is unacknowledged, a probe timer for a zero window. */
@@ -614,6 +626,23 @@ static ssize_t take_data(struct conn *c, const uint8_t *p, size_t n)
 	return (ssize_t)(done + keep);
 }
 
+/*
+ * Acknowledge in-order data: at once (at the end of the frame batch) for a FIN, for two
+ * segments' worth, or while bytes wait in the stash (the window is shrinking); otherwise
+ * within DELACK_MS, so that the host's answer, usually quicker, carries the ACK.
+ */
+static void ack_data(struct conn *c, bool fin)
+{
+	if (fin || c->rcv_nxt - c->rcv_acked >= 2 * eff_mss(c) || c->stash != NULL) {
+		queue_ack(c);
+		return;
+	}
+	if (c->delack_ms == INT64_MAX) {
+		c->delack_ms = loop_now_ms() + DELACK_MS;
+		timer_at(c->owner, c->delack_ms);
+	}
+}
+
 /* Payload and FIN of a segment; false if c was closed. */
 static bool guest_data(struct conn *c, const struct seg *s)
 {
@@ -655,7 +684,7 @@ static bool guest_data(struct conn *c, const struct seg *s)
 		c->guest_fin = true;
 		maybe_shut(c);
 	}
-	queue_ack(c);
+	ack_data(c, fin);
 	return true;
 }
 
@@ -708,10 +737,13 @@ static bool guest_ack(struct conn *c, const struct seg *s)
 	} else if (s->len == 0 && !(s->flags & (TH_FIN | TH_SYN)) && wnd == c->snd_wnd &&
 	           c->snd_una != c->snd_max && ++c->dupacks == 3) {
 		rewind_to_una(c);
+		c->wnd_blocked = true; /* resend from snd_una now */
 		opened = true;
 	}
 	c->snd_wnd = wnd;
-	if (acked > 0 || opened)
+	/* Only a sender stopped by the window needs a push: otherwise it stopped at an empty
+	 * socket (or a short read), and the next bytes bring an epoll edge. */
+	if ((acked > 0 || opened) && (c->wnd_blocked || c->host_eof))
 		send_data(c);
 	return !c->dead;
 }
@@ -753,6 +785,13 @@ static void send_data(struct conn *c)
 			}
 			emit(c, c->snd_nxt, TH_ACK | TH_PSH, NULL, 0, (size_t)n);
 			c->snd_nxt += (uint32_t)n;
+			/* A short read emptied the queue; what comes later brings an edge of its
+			 * own (unless the FIN is known to be there already: read on to see it). */
+			if ((size_t)n < want && !c->rdhup) {
+				if (SEQ_GT(c->snd_nxt, c->snd_max))
+					c->snd_max = c->snd_nxt;
+				break;
+			}
 		}
 		if (SEQ_GT(c->snd_nxt, c->snd_max))
 			c->snd_max = c->snd_nxt;
@@ -800,6 +839,8 @@ static void sock_event(struct conn *c, uint32_t ev)
 			return;
 		}
 	}
+	if (ev & (EPOLLRDHUP | EPOLLHUP))
+		c->rdhup = true;
 	if ((ev & EPOLLOUT) && !stash_flush(c))
 		return;
 	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))
@@ -808,18 +849,26 @@ static void sock_event(struct conn *c, uint32_t ev)
 		conn_settle(c);
 }
 
-static void on_epoll(struct loop *l, struct loop_watch *w, short revents, void *data)
+/* Handle what the host sockets have; the number of events. */
+static int drain_epoll(struct tcpout *t)
 {
-	struct tcpout *t = data;
 	struct epoll_event evs[64];
+	int total = 0;
 	for (int round = 0; round < 4; round++) {
 		int n = epoll_wait(t->epfd, evs, G_N_ELEMENTS(evs), 0);
 		for (int i = 0; i < n; i++)
 			sock_event(evs[i].data.ptr, evs[i].events);
+		total += MAX(n, 0);
 		if (n < (int)G_N_ELEMENTS(evs))
 			break;
 	}
-	tcpout_flush(t);
+	return total;
+}
+
+static void on_epoll(struct loop *l, struct loop_watch *w, short revents, void *data)
+{
+	drain_epoll(data);
+	tcpout_flush(data);
 }
 
 /* --- frames from the namespace --- */
@@ -890,7 +939,7 @@ static bool open_conn(struct tcpout *t, const struct seg *s)
 	c->iss = new_iss();
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->rto_ms = RTO_MIN_MS;
-	c->deadline_ms = INT64_MAX;
+	c->deadline_ms = c->delack_ms = INT64_MAX;
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 	                         .data.ptr = c};
 	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
@@ -1049,7 +1098,7 @@ bool tcpout_take(struct tcpout *t, int client, const struct sockaddr *peer,
 	c->snd_una = c->snd_max = c->iss;
 	c->snd_nxt = c->iss + 1;
 	c->rto_ms = RTO_MIN_MS;
-	c->deadline_ms = INT64_MAX;
+	c->deadline_ms = c->delack_ms = INT64_MAX;
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
 	                         .data.ptr = c};
 	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, client, &ev) < 0) {
@@ -1114,16 +1163,22 @@ static void on_timer(struct loop *l, struct loop_watch *w, short revents, void *
 	GHashTableIter it;
 	gpointer k, v;
 	g_hash_table_iter_init(&it, t->conns);
-	while (g_hash_table_iter_next(&it, &k, &v))
-		if (((struct conn *)v)->deadline_ms <= now)
-			g_ptr_array_add(due, v);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		struct conn *c = v;
+		if (c->delack_ms <= now)
+			queue_ack(c);
+		if (c->deadline_ms <= now)
+			g_ptr_array_add(due, c);
+	}
 	for (guint i = 0; i < due->len; i++)
 		on_timeout(g_ptr_array_index(due, i));
 	/* The earliest deadline left. */
 	t->timer_at = INT64_MAX;
 	g_hash_table_iter_init(&it, t->conns);
-	while (g_hash_table_iter_next(&it, &k, &v))
-		t->timer_at = MIN(t->timer_at, ((struct conn *)v)->deadline_ms);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		const struct conn *c = v;
+		t->timer_at = MIN(t->timer_at, MIN(c->deadline_ms, c->delack_ms));
+	}
 	loop_watch_set_deadline(t->timer, t->timer_at);
 	tcpout_flush(t);
 }
