@@ -138,24 +138,37 @@ static void dispatch_watches(struct loop *l, guint n)
 	}
 }
 
+/* One round: poll (at most max_timeout_ms, -1: as long as needed), then dispatch. */
+static int loop_round(struct loop *l, int max_timeout_ms)
+{
+	guint n;
+	int timeout = prepare_watches(l, &n);
+	engine_poll_prepare(l->engine, l->pollfds, &timeout);
+	if (max_timeout_ms >= 0 && (timeout < 0 || timeout > max_timeout_ms))
+		timeout = max_timeout_ms;
+	int ret = poll((struct pollfd *)(void *)l->pollfds->data, l->pollfds->len, timeout);
+	if (ret < 0 && errno != EINTR) {
+		log_error("poll: %s", g_strerror(errno));
+		return -1;
+	}
+	if (ret < 0)
+		g_array_set_size(l->pollfds, n); /* nothing happened: no revents to read */
+	dispatch_watches(l, n);
+	if (!l->quit)
+		engine_poll_done(l->engine, l->pollfds, false);
+	sweep_removed(l);
+	return 0;
+}
+
 int loop_run(struct loop *l)
 {
-	while (!l->quit) {
-		guint n;
-		int timeout = prepare_watches(l, &n);
-		engine_poll_prepare(l->engine, l->pollfds, &timeout);
-		int ret = poll((struct pollfd *)(void *)l->pollfds->data, l->pollfds->len, timeout);
-		if (ret < 0 && errno != EINTR) {
-			log_error("poll: %s", g_strerror(errno));
+	while (!l->quit)
+		if (loop_round(l, -1) < 0)
 			return 1;
-		}
-		if (ret < 0)
-			g_array_set_size(l->pollfds, n); /* nothing happened: no revents to read */
-		dispatch_watches(l, n);
-		if (l->quit)
-			break;
-		engine_poll_done(l->engine, l->pollfds, false);
-		sweep_removed(l);
-	}
 	return l->exit_code;
+}
+
+bool loop_run_once(struct loop *l, int max_timeout_ms)
+{
+	return loop_round(l, max_timeout_ms) == 0 && !l->quit;
 }

@@ -25,5 +25,8 @@ void loop_unwatch(struct loop *l, struct loop_watch *w);
 /* Run until loop_quit(); returns the exit code given there. */
 int loop_run(struct loop *l);
 void loop_quit(struct loop *l, int code);
+/* One poll round, waiting at most max_timeout_ms (unit tests drive the loop with it). false
+ * once poll() failed or loop_quit() was called. */
+bool loop_run_once(struct loop *l, int max_timeout_ms);
 
 int64_t loop_now_ms(void);
