@@ -9,7 +9,11 @@
  * advertisement) are kept in a small list here and fired by engine_poll_done().
  *
  * The tap is read in bounded batches (until EAGAIN, at most TAP_BATCH frames) so one wake-up
- * moves many frames and a flood cannot starve the host sockets.
+ * moves many frames and a flood cannot starve the host sockets. Each frame is offered first,
+ * before any checksum work, to the outbound fast path (tcpout.c), which takes the TCP
+ * segments of its own connections and the SYNs that open them; everything else is fixed up
+ * for libslirp (tap.c) and given to it. At the end of a batch tcpout_flush() sends the ACKs
+ * the batch made due. Both write to the tap through engine_send_frame*().
  *
  * Idle wake-ups: libslirp asks for a wake-up within 2 ms while a delayed ACK is pending,
  * within 499 ms while any TCP timer runs, and otherwise caps the timeout at exactly 1000 ms,
