@@ -46,7 +46,7 @@ if [ -z "${SLIRPNS_DEMO_INNER:-}" ]; then
 	done
 	[ -x "$PY" ] || missing+=(python3)
 	command -v pkg-config >/dev/null &&
-		! pkg-config --exists slirp glib-2.0 libseccomp libcap jansson && missing+=(libraries)
+		! pkg-config --exists slirp glib-2.0 libseccomp jansson && missing+=(libraries)
 	if [ ${#missing[@]} -gt 0 ]; then
 		say "missing: ${missing[*]} - running contrib/install-deps.sh"
 		contrib/install-deps.sh

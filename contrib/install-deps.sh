@@ -7,7 +7,7 @@
 set -euo pipefail
 
 BUILD=(build-essential autoconf automake pkg-config
-	libslirp-dev libglib2.0-dev libseccomp-dev libcap-dev libjansson-dev libcriterion-dev)
+	libslirp-dev libglib2.0-dev libseccomp-dev libjansson-dev libcriterion-dev)
 # Programs the integration tests drive: namespaces, peers, real clients of slirp4netns.
 TEST=(iproute2 util-linux procps busybox-static ncat socat jq curl python3 iperf3 mandoc ethtool tcpdump
 	podman runc uidmap rootlesskit slirp4netns)

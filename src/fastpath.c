@@ -40,6 +40,7 @@
 #include "config.h"
 #include "fastpath.h"
 #include "netns.h"
+#include "sandbox.h"
 #include "tcpout.h"
 #include "util.h"
 
@@ -51,7 +52,6 @@
 #include <signal.h>
 #include <string.h>
 #include <net/if.h>
-#include <sys/capability.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -98,13 +98,9 @@ static struct fastpath *the_fastpath;
 
 static bool helper_confine(void)
 {
-	cap_t none = cap_init();
-	bool ok = none != NULL && cap_set_proc(none) == 0;
-	if (none)
-		cap_free(none);
-	for (int c = 0; ok && c <= CAP_LAST_CAP; c++)
-		prctl(PR_CAPBSET_DROP, c, 0, 0, 0);
-	if (!ok || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+	/* The bounding set where we may (it matters only to execve(), which the filter forbids). */
+	sandbox_drop_bounding_set(-1, NULL);
+	if (!sandbox_drop_capabilities(-1, NULL) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return false;
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
 	if (ctx == NULL)

@@ -63,9 +63,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <sched.h>
 #include <string.h>
-#include <sys/capability.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -485,46 +485,43 @@ static bool enter_mount_namespace(const struct options *opt, GError **err)
 
 /* ---- privileges ------------------------------------------------------------------------- */
 
-static void cap_freep(cap_t *c)
+bool sandbox_drop_bounding_set(int keep, GError **err)
 {
-	if (*c != NULL)
-		cap_free(*c);
-}
-
-static bool drop_bounding_set(GError **err)
-{
-	for (cap_value_t c = 0; c < cap_max_bits(); c++) {
-		if (c == CAP_NET_BIND_SERVICE || !CAP_IS_SUPPORTED(c))
+	/* Capabilities are numbered from 0 up; past the kernel's last one the drop fails EINVAL. */
+	for (int c = 0; c < 64; c++) {
+		if (c == keep || prctl(PR_CAPBSET_DROP, c, 0, 0, 0) == 0)
 			continue;
-		if (cap_drop_bound(c) < 0)
-			return set_error(err, errno, "drop capability %d from the bounding set", c);
+		if (errno == EINVAL)
+			return true;
+		return set_error(err, errno, "drop capability %d from the bounding set", c);
 	}
 	return true;
 }
 
-/* Keep CAP_NET_BIND_SERVICE (if we have it) in permitted and effective; nothing else anywhere. */
-static bool drop_capabilities(GError **err)
+bool sandbox_drop_capabilities(int keep, GError **err)
 {
-	__attribute__((cleanup(cap_freep))) cap_t caps = cap_get_proc();
-	if (caps == NULL)
+	struct __user_cap_header_struct hdr = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {{0}};
+	if (syscall(SYS_capget, &hdr, data) < 0)
 		return set_error(err, errno, "read capabilities");
-	cap_flag_value_t have = CAP_CLEAR;
-	cap_get_flag(caps, CAP_NET_BIND_SERVICE, CAP_PERMITTED, &have);
-	cap_clear(caps);
-	const cap_value_t keep[] = {CAP_NET_BIND_SERVICE};
-	if (have == CAP_SET && (cap_set_flag(caps, CAP_PERMITTED, 1, keep, CAP_SET) < 0 ||
-	                        cap_set_flag(caps, CAP_EFFECTIVE, 1, keep, CAP_SET) < 0))
-		return set_error(err, errno, "cap_set_flag");
-	if (cap_set_proc(caps) < 0)
+	uint32_t kept[_LINUX_CAPABILITY_U32S_3] = {0};
+	if (keep >= 0 && data[CAP_TO_INDEX(keep)].permitted & CAP_TO_MASK(keep))
+		kept[CAP_TO_INDEX(keep)] = CAP_TO_MASK(keep);
+	for (size_t i = 0; i < G_N_ELEMENTS(data); i++)
+		data[i] =
+		    (struct __user_cap_data_struct){.permitted = kept[i], .effective = kept[i]};
+	if (syscall(SYS_capset, &hdr, data) < 0)
 		return set_error(err, errno, "drop capabilities");
-	if (CAP_AMBIENT_SUPPORTED() && cap_reset_ambient() < 0)
+	/* Kernels before 4.3 have no ambient set (EINVAL): nothing to clear there. */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL)
 		return set_error(err, errno, "clear ambient capabilities");
 	return true;
 }
 
 static bool drop_privileges(GError **err)
 {
-	if (!drop_bounding_set(err) || !drop_capabilities(err))
+	if (!sandbox_drop_bounding_set(CAP_NET_BIND_SERVICE, err) ||
+	    !sandbox_drop_capabilities(CAP_NET_BIND_SERVICE, err))
 		return false;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return set_error(err, errno, "prctl(PR_SET_NO_NEW_PRIVS)");

@@ -17,6 +17,16 @@
 bool sandbox_enter(const struct options *opt, GError **err);
 
 /*
+ * Give up capabilities, all but keep (none when keep < 0): sandbox_drop_bounding_set() empties
+ * the bounding set but for keep (it needs CAP_SETPCAP, so call it first);
+ * sandbox_drop_capabilities() leaves keep in permitted and effective if it was permitted, and
+ * nothing else there or in inheritable and ambient. The sandbox keeps CAP_NET_BIND_SERVICE,
+ * fastpath.c's helper nothing. Raw system calls: no libcap to load at every start.
+ */
+bool sandbox_drop_bounding_set(int keep, GError **err);
+bool sandbox_drop_capabilities(int keep, GError **err);
+
+/*
  * The directories that must stay visible for `path` to keep resolving as it does now and when
  * it is replaced later: each directory in which the walk from "/" to the file follows a
  * symbolic link or finds the last component (or finds nothing), as canonical absolute paths,

@@ -44,6 +44,17 @@
  *
  * Builds with AddressSanitizer add rows for its runtime (see the end of the table).
  *
+ * The filter is generated at build time. libseccomp needs about a millisecond of CPU to turn
+ * this table into BPF for three ABIs, a fifth of the daemon's startup. So the build runs
+ * seccomp-gen (src/seccomp_gen.c), which has libseccomp generate the program here, and writes it
+ * into src/seccomp-bpf.c, linked into the daemon; seccomp_apply() then hands that to the kernel as
+ * seccomp_load() would. Two things only the running daemon knows are filled in then: its pid
+ * (the tgkill row; seccomp-gen generates twice with different pids to find where it goes) and
+ * whether the kernel has SECCOMP_RET_KILL_PROCESS (both variants are prebuilt). A build that
+ * cannot run what it compiles (cross-compiling) or whose libseccomp could not make a variant
+ * leaves it out, and seccomp_apply() has libseccomp build the filter at startup as before;
+ * tests/unit/test_seccomp.c checks that both ways give the same program.
+ *
  * Changing the daemon: a new system call on any path after setup (readv/writev for the tap,
  * epoll, a timerfd, ...) needs its row here, with its reason, or the daemon dies by SIGSYS
  * when it first takes that path. tests/integration/sandbox.sh drives every path it can with
@@ -57,12 +68,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/sockios.h>
 #include <seccomp.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -226,7 +239,7 @@ static uint32_t kill_action(void)
 	return seccomp_api_get() >= 3 ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_KILL;
 }
 
-static int add_row(scmp_filter_ctx ctx, const struct allow *a, int nr)
+static int add_row(scmp_filter_ctx ctx, const struct allow *a, int nr, pid_t pid)
 {
 	uint32_t action = a->errnum ? SCMP_ACT_ERRNO((uint32_t)a->errnum) : SCMP_ACT_ALLOW;
 	if (a->test == ARG_ANY)
@@ -235,7 +248,7 @@ static int add_row(scmp_filter_ctx ctx, const struct allow *a, int nr)
 		return seccomp_rule_add(ctx, action, nr, 1,
 		                        SCMP_CMP(a->arg, SCMP_CMP_MASKED_EQ, a->values[0], 0));
 	for (unsigned i = 0; i < a->nvalues; i++) {
-		uint64_t v = a->values[i] == OWN_PID ? (uint64_t)getpid() : a->values[i];
+		uint64_t v = a->values[i] == OWN_PID ? (uint64_t)pid : a->values[i];
 		int rc = seccomp_rule_add(ctx, action, nr, 1,
 		                          SCMP_CMP(a->arg, SCMP_CMP_MASKED_EQ, 0xffffffffu, v));
 		if (rc < 0)
@@ -244,16 +257,22 @@ static int add_row(scmp_filter_ctx ctx, const struct allow *a, int nr)
 	return 0;
 }
 
+/* What a filter is built for: how it kills, and the process that tgkill() may signal. */
+struct target {
+	uint32_t kill; /* SCMP_ACT_KILL_PROCESS or SCMP_ACT_KILL */
+	pid_t pid;
+};
+
 /*
  * A filter for one ABI (native when arch is 0). The native filter must take every row whose
  * name the native ABI has; a secondary one takes what libseccomp can express there.
  */
-static scmp_filter_ctx filter_for(uint32_t arch, GError **err)
+static scmp_filter_ctx filter_for(uint32_t arch, const struct target *t, GError **err)
 {
-	autorelease_ctx scmp_filter_ctx ctx = seccomp_init(kill_action());
+	autorelease_ctx scmp_filter_ctx ctx = seccomp_init(t->kill);
 	if (ctx == NULL)
 		return set_error(err, 0, "seccomp: seccomp_init failed"), NULL;
-	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, kill_action());
+	int rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, t->kill);
 #if SCMP_VER_MAJOR > 2 || (SCMP_VER_MAJOR == 2 && SCMP_VER_MINOR >= 5)
 	/* A binary search over the calls: the daemon makes many, each one goes through this. */
 	if (rc == 0)
@@ -271,7 +290,7 @@ static scmp_filter_ctx filter_for(uint32_t arch, GError **err)
 		int nr = seccomp_syscall_resolve_name(a->name);
 		if (nr == __NR_SCMP_ERROR)
 			continue; /* libseccomp does not know it here */
-		rc = add_row(ctx, a, nr);
+		rc = add_row(ctx, a, nr, t->pid);
 		if (rc < 0 && arch == 0)
 			return set_error(err, -rc, "seccomp: allow %s", a->name), NULL;
 	}
@@ -280,15 +299,15 @@ static scmp_filter_ctx filter_for(uint32_t arch, GError **err)
 	return out;
 }
 
-static scmp_filter_ctx build(GError **err)
+static scmp_filter_ctx build(const struct target *t, GError **err)
 {
-	autorelease_ctx scmp_filter_ctx ctx = filter_for(0, err);
+	autorelease_ctx scmp_filter_ctx ctx = filter_for(0, t, err);
 	if (ctx == NULL)
 		return NULL;
 	for (size_t i = 0; i < G_N_ELEMENTS(secondary_arches); i++) {
 		if (seccomp_arch_exist(ctx, secondary_arches[i]) == 0)
 			continue; /* native already */
-		scmp_filter_ctx sub = filter_for(secondary_arches[i], err);
+		scmp_filter_ctx sub = filter_for(secondary_arches[i], t, err);
 		if (sub == NULL)
 			return NULL;
 		int rc = seccomp_merge(ctx, sub); /* takes sub, on success only */
@@ -304,10 +323,59 @@ static scmp_filter_ctx build(GError **err)
 	return out;
 }
 
+/* This process, with the strongest kill action the kernel and libseccomp offer. */
+static struct target this_process(void)
+{
+	return (struct target){.kill = kill_action(), .pid = getpid()};
+}
+
+/*
+ * The build-time copy (seccomp-gen writes src/seccomp-bpf.c, which only the daemon and the
+ * tests link): &seccomp_prebuilt is NULL in a program without it.
+ */
+extern const struct seccomp_prebuilt seccomp_prebuilt __attribute__((weak));
+
+struct sock_filter *seccomp_prebuilt_program(size_t *len)
+{
+	if (&seccomp_prebuilt == NULL)
+		return NULL;
+	struct target t = this_process();
+	const struct seccomp_bpf *b = t.kill == SCMP_ACT_KILL_PROCESS
+	                                  ? &seccomp_prebuilt.kill_process
+	                                  : &seccomp_prebuilt.kill_thread;
+	if (b->insns == NULL)
+		return NULL; /* the build could not make this one */
+	struct sock_filter *prog = g_new(struct sock_filter, b->len);
+	memcpy(prog, b->insns, b->len * sizeof(*prog));
+	for (size_t i = 0; i < b->npid; i++)
+		prog[b->pid_at[i]].k = (uint32_t)t.pid;
+	*len = b->len;
+	return prog;
+}
+
+/* What seccomp_load() does with libseccomp's default attributes (no TSYNC, LOG or SSB). */
+static bool load_program(struct sock_filter *insns, size_t len, GError **err)
+{
+	struct sock_fprog prog = {.len = (unsigned short)len, .filter = insns};
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return set_error(err, errno, "seccomp: prctl(PR_SET_NO_NEW_PRIVS)");
+	long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+	if (rc < 0 && errno == ENOSYS)
+		rc = prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+	if (rc < 0)
+		return set_error(err, errno, "seccomp: load the filter");
+	return true;
+}
+
 bool seccomp_apply(GError **err)
 {
 	sandbox_leak_check_now();
-	autorelease_ctx scmp_filter_ctx ctx = build(err);
+	size_t len = 0;
+	g_autofree struct sock_filter *prebuilt = seccomp_prebuilt_program(&len);
+	if (prebuilt != NULL)
+		return load_program(prebuilt, len, err);
+	struct target t = this_process();
+	autorelease_ctx scmp_filter_ctx ctx = build(&t, err);
 	if (ctx == NULL)
 		return false;
 	int rc = seccomp_load(ctx);
@@ -316,9 +384,23 @@ bool seccomp_apply(GError **err)
 	return true;
 }
 
+bool seccomp_write_bpf(int fd, bool kill_process, pid_t pid, GError **err)
+{
+	struct target t = {.kill = kill_process ? SCMP_ACT_KILL_PROCESS : SCMP_ACT_KILL,
+	                   .pid = pid};
+	autorelease_ctx scmp_filter_ctx ctx = build(&t, err);
+	if (ctx == NULL)
+		return false;
+	int rc = seccomp_export_bpf(ctx, fd);
+	if (rc < 0)
+		return set_error(err, -rc, "seccomp: generate the filter");
+	return true;
+}
+
 bool seccomp_export(int fd, GError **err)
 {
-	autorelease_ctx scmp_filter_ctx ctx = build(err);
+	struct target t = this_process();
+	autorelease_ctx scmp_filter_ctx ctx = build(&t, err);
 	if (ctx == NULL)
 		return false;
 	int rc = seccomp_export_pfc(ctx, fd);

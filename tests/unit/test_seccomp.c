@@ -6,6 +6,7 @@
  * parent looks at the child's wait status: exit 0 when the allowed calls worked, death by
  * SIGSYS when a forbidden call was made (the filter kills; no handler can intervene). Children
  * leave with _exit() so that nothing but the call under test runs after the filter is loaded.
+ * The build-time filter (src/seccomp-bpf.c) must be what libseccomp generates at run time.
  * The path-walk tests build resolv.conf layouts (plain, systemd-resolved, NixOS, dangling,
  * looping) in a temporary directory.
  */
@@ -427,6 +428,50 @@ Test(seccomp, export_lists_no_dangerous_call)
 	cr_assert(strstr(pfc->str, "arch x86 ") != NULL, "no i386 part:\n%s", pfc->str);
 #endif
 	g_string_free(pfc, TRUE);
+}
+
+/* ---- the build-time copy (src/seccomp-bpf.c, written by seccomp-gen) ----------------------- */
+
+extern const struct seccomp_prebuilt seccomp_prebuilt __attribute__((weak));
+
+/* The prebuilt variant completed for pid must be what libseccomp generates now for pid. */
+static void check_variant(const struct seccomp_bpf *b, bool kill_process, pid_t pid)
+{
+	if (b->insns == NULL)
+		return; /* the build left it to startup */
+	struct sock_filter *mine = g_new(struct sock_filter, b->len);
+	memcpy(mine, b->insns, b->len * sizeof(*mine));
+	for (size_t i = 0; i < b->npid; i++)
+		mine[b->pid_at[i]].k = (uint32_t)pid;
+	int fd = memfd_create("test-seccomp", MFD_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	GError *err = NULL;
+	cr_assert(seccomp_write_bpf(fd, kill_process, pid, &err), "%s", err ? err->message : "");
+	off_t size = lseek(fd, 0, SEEK_END);
+	cr_assert_eq((size_t)size, b->len * sizeof(*mine),
+	             "libseccomp: %zu instructions, prebuilt: %zu", (size_t)size / sizeof(*mine),
+	             b->len);
+	struct sock_filter *now = g_malloc((size_t)size);
+	cr_assert_eq(pread(fd, now, (size_t)size, 0), size);
+	cr_assert(memcmp(mine, now, (size_t)size) == 0, "the prebuilt %s filter differs",
+	          kill_process ? "kill_process" : "kill_thread");
+	close(fd);
+	g_free(now);
+	g_free(mine);
+}
+
+Test(seccomp, prebuilt_is_what_libseccomp_generates)
+{
+	if (&seccomp_prebuilt == NULL)
+		cr_skip_test("no build-time filter (cross build or --disable-seccomp-prebuilt)");
+	check_variant(&seccomp_prebuilt.kill_process, true, 4242);
+	check_variant(&seccomp_prebuilt.kill_thread, false, 4242);
+	check_variant(&seccomp_prebuilt.kill_process, true, getpid());
+	size_t len = 0;
+	g_autofree struct sock_filter *prog = seccomp_prebuilt_program(&len);
+	cr_assert(prog != NULL || seccomp_prebuilt.kill_process.insns == NULL ||
+	              seccomp_prebuilt.kill_thread.insns == NULL,
+	          "seccomp_apply() would not use the prebuilt filter");
 }
 
 /* ---- which directories DNS needs (sandbox_lookup_dirs) --------------------------------------- */
