@@ -105,6 +105,7 @@ struct conn {
 	/* namespace -> host */
 	uint32_t irs, rcv_nxt;
 	uint32_t rcv_acked; /* the last rcv_nxt an ACK carried */
+	uint32_t rcv_adv;   /* the right edge of the last window advertised: it never moves back */
 	int64_t delack_ms;  /* a delayed ACK is due then (INT64_MAX: none) */
 	uint8_t rcv_wscale;
 	bool guest_fin, host_shut;
@@ -292,11 +293,30 @@ static bool host_dest(const struct tcpout *t, const struct seg *s, struct sockad
 
 /* --- frames to the namespace --- */
 
-static uint16_t rcv_window(const struct conn *c)
+/* What is left of the window already advertised, in bytes. */
+static uint32_t adv_left(const struct conn *c)
+{
+	return SEQ_GT(c->rcv_adv, c->rcv_nxt) ? c->rcv_adv - c->rcv_nxt : 0;
+}
+
+/* The window we can offer now, in bytes: the stash's room, never less than promised. */
+static uint32_t rcv_room(const struct conn *c)
 {
 	size_t used = c->stash ? c->stash->len : 0;
-	uint32_t w = used >= STASH_CAP ? 0 : (uint32_t)(STASH_CAP - used);
-	return (uint16_t)MIN(w >> c->rcv_wscale, 65535u);
+	uint32_t room = used >= STASH_CAP ? 0 : (uint32_t)(STASH_CAP - used);
+	return MAX(MIN(room, 65535u << c->rcv_wscale), adv_left(c));
+}
+
+/* The window field of a segment we send now; records the right edge it advertises. */
+static uint16_t rcv_window(struct conn *c)
+{
+	uint32_t unit = 1u << c->rcv_wscale, room = rcv_room(c);
+	uint32_t units = room >> c->rcv_wscale;
+	if (units * unit < adv_left(c))
+		units = (adv_left(c) + unit - 1) >> c->rcv_wscale; /* round up, not back */
+	units = MIN(units, 65535u);
+	c->rcv_adv = c->rcv_nxt + units * unit;
+	return (uint16_t)units;
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -353,7 +373,12 @@ static size_t build_headers(struct conn *c, uint8_t *f, uint32_t seq, uint8_t fl
 	put32(th + 8, (flags & TH_ACK) ? c->rcv_nxt : 0);
 	th[12] = (uint8_t)(((20 + optlen) / 4) << 4);
 	th[13] = flags;
-	put16(th + 14, (flags & TH_SYN) ? (uint16_t)MIN(STASH_CAP, 65535u) : rcv_window(c));
+	if (flags & TH_SYN) { /* a SYN's window is never scaled */
+		put16(th + 14, (uint16_t)MIN(STASH_CAP, 65535u));
+		c->rcv_adv = c->rcv_nxt + MIN(STASH_CAP, 65535u);
+	} else {
+		put16(th + 14, rcv_window(c));
+	}
 	put32(th + 16, 0); /* checksum, urgent pointer */
 	if (optlen > 0)
 		memcpy(th + 20, opts, optlen);
@@ -518,9 +543,7 @@ static void conn_free_now(struct conn *c)
 {
 	struct tcpout *t = c->owner;
 	log_debug("tcpout: fd %d closed", c->fd);
-	if (c->ack_pending)
-		g_ptr_array_remove_fast(t->acks, c);
-	c->ack_pending = false;
+	c->ack_pending = false; /* an entry left in t->acks is skipped: c->dead */
 	g_hash_table_steal(t->conns, &c->key);
 	if (c->inbound)
 		t->active_in--;
@@ -557,10 +580,13 @@ static void conn_settle(struct conn *c)
 {
 	if (c->dead)
 		return;
-	if (conn_done(c))
+	if (conn_done(c)) {
+		if (c->ack_pending) /* the namespace's FIN, answered before we forget it */
+			send_ctl(c, c->snd_nxt, TH_ACK);
 		conn_free_now(c);
-	else
+	} else {
 		timer_update(c);
+	}
 }
 
 /* --- namespace -> host --- */
@@ -585,7 +611,7 @@ static bool stash_flush(struct conn *c)
 {
 	if (c->stash == NULL)
 		return true;
-	uint16_t before = rcv_window(c);
+	uint32_t before = rcv_room(c);
 	ssize_t n = send(c->fd, c->stash->data, c->stash->len, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (n < 0 && errno != EAGAIN && errno != EINTR) {
 		conn_reset(c, true);
@@ -599,9 +625,8 @@ static bool stash_flush(struct conn *c)
 		}
 	}
 	/* Tell the namespace about the room once it is worth it. */
-	uint16_t after = rcv_window(c);
-	if (after > before &&
-	    (before == 0 || (unsigned)(after - before) >= (STASH_CAP / 4) >> c->rcv_wscale))
+	uint32_t after = rcv_room(c), most = MIN(STASH_CAP, 65535u << c->rcv_wscale);
+	if (after > before && (before < most / 4 || after - before >= most / 4))
 		queue_ack(c);
 	maybe_shut(c);
 	return true;
@@ -619,7 +644,10 @@ static ssize_t take_data(struct conn *c, const uint8_t *p, size_t n)
 		}
 		done = w > 0 ? (size_t)w : 0;
 	}
-	size_t room = STASH_CAP - (c->stash ? c->stash->len : 0);
+	/* What the stash has room for, and at least what the last window promised. */
+	size_t used = c->stash ? c->stash->len : 0, promised = adv_left(c);
+	size_t room =
+	    MAX(used < STASH_CAP ? STASH_CAP - used : 0, promised > done ? promised - done : 0);
 	size_t keep = MIN(n - done, room);
 	if (keep > 0)
 		stash_put(c, p + done, keep);
@@ -744,6 +772,12 @@ static bool guest_ack(struct conn *c, const struct seg *s)
 		rewind_to_una(c);
 		c->wnd_blocked = true; /* resend from snd_una now */
 		opened = true;
+	}
+	if (opened && c->wnd_blocked && c->snd_una == c->snd_max) {
+		/* The window reopened after probes: new bytes get a fresh timer, not the probes'.
+		 */
+		c->rto_ms = RTO_MIN_MS;
+		c->deadline_ms = INT64_MAX;
 	}
 	c->snd_wnd = wnd;
 	/* Only a sender stopped by the window needs a push: otherwise it stopped at an empty
@@ -982,6 +1016,7 @@ static void establish_active(struct conn *c, const struct seg *s)
 		return;
 	c->irs = s->seq;
 	c->rcv_nxt = s->seq + 1;
+	c->rcv_adv = c->rcv_nxt; /* our SYN's window said nothing about this sequence space */
 	c->mss = s->mss ? s->mss : 536;
 	if (s->wscale >= 0) {
 		c->snd_wscale = (uint8_t)s->wscale;
@@ -1025,8 +1060,12 @@ static bool conn_input(struct conn *c, const struct seg *s)
 	}
 	if (c->state == CONNECTING || !(s->flags & TH_ACK))
 		return true;
-	if (c->state == SYN_RCVD && !establish(c, s))
+	if (c->state == SYN_RCVD) {
+		/* The handshake's ACK: establish() took its ACK field; it is no duplicate ACK. */
+		if (establish(c, s) && guest_data(c, s))
+			conn_settle(c);
 		return true;
+	}
 	if (guest_ack(c, s) && guest_data(c, s))
 		conn_settle(c);
 	return true;
@@ -1124,6 +1163,10 @@ void tcpout_flush(struct tcpout *t)
 {
 	while (t->acks->len > 0) {
 		struct conn *c = g_ptr_array_steal_index_fast(t->acks, t->acks->len - 1);
+		/* Skip a connection closed since, or whose ACK a frame has carried already (the
+		 * flag is cleared then, the entry stays). Dead ones are freed only by reap(). */
+		if (!c->ack_pending || c->dead)
+			continue;
 		c->ack_pending = false;
 		if (c->state != CONNECTING)
 			send_ctl(c, c->snd_nxt, TH_ACK);
