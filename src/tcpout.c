@@ -863,6 +863,9 @@ static void sock_event(struct conn *c, uint32_t ev)
 {
 	if (c->dead)
 		return;
+	/* Noted in every state: an edge is not repeated for a FIN that is already there. */
+	if (ev & (EPOLLRDHUP | EPOLLHUP))
+		c->rdhup = true;
 	if (c->state == CONNECTING) {
 		if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 			connected(c);
@@ -878,8 +881,6 @@ static void sock_event(struct conn *c, uint32_t ev)
 			return;
 		}
 	}
-	if (ev & (EPOLLRDHUP | EPOLLHUP))
-		c->rdhup = true;
 	if ((ev & EPOLLOUT) && !stash_flush(c))
 		return;
 	if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP))

@@ -1705,3 +1705,39 @@ Test(tcpout, no_stale_ack_after_data_or_reset_in_one_batch)
 	close(c.host);
 	close(lfd);
 }
+
+/*
+ * Regression test (found by outbound_fast_path.sh in CI, once in a few runs): the host answers
+ * and shuts down writing before tcpout has even seen its connect() complete, so the first
+ * epoll event says EPOLLOUT|EPOLLIN|EPOLLRDHUP at once, in CONNECTING. The FIN must still be
+ * remembered: after the bytes, a short read ends the read only while no FIN is known, and no
+ * later edge comes for a FIN that is already there. The guest must get "bye\n" and a FIN.
+ */
+Test(tcpout, host_answers_and_closes_before_connect_is_seen)
+{
+	uint16_t port;
+	int lfd = host_listener(&port, 0);
+	struct tconn c;
+	memset(&c, 0, sizeof(c));
+	outbound_flow(&c.fl, 40030, port);
+	cr_assert(send_syn(&c.fl, 52000, true), "tcpout did not take the SYN");
+	/* Accept without running the loop: tcpout has not handled its connect() yet. */
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
+	cr_assert_eq(poll(&p, 1, 1000), 1, "no connection on the host listener");
+	int h = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	cr_assert_geq(h, 0);
+	cr_assert_eq(send(h, "bye\n", 4, 0), 4);
+	shutdown(h, SHUT_WR);
+	usleep(20000); /* the bytes and the FIN reach tcpout's socket */
+	struct seg *s = expect_synack(&c.fl, 52000, true);
+	c.rcv = s->seq + 1;
+	c.snd = 52001;
+	cr_assert(gsend(&c.fl, TH_ACK, c.snd, c.rcv, 65535, NULL, 0));
+	s = expect_seg(500);
+	check_data(s, c.rcv, (const uint8_t *)"bye\n", 4, c.snd);
+	s = expect_seg(500);
+	cr_assert(s->flags & TH_FIN, "no FIN after the host's bytes (flags 0x%02x)", s->flags);
+	cr_assert_eq(s->seq, c.rcv + 4);
+	close(h);
+	close(lfd);
+}
