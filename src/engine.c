@@ -86,7 +86,9 @@ struct engine {
 	guint poll_base;
 	struct pcap *pcap;     /* --pcap, or NULL */
 	struct tcpout *tcpout; /* the outbound fast path, offered every frame first; or NULL */
-	bool observe;          /* pcap or --debug: show frames to them */
+	bool (*hide_in)(void *opaque, int fd); /* listeners libslirp must not accept on now */
+	void *hide_opaque;
+	bool observe; /* pcap or --debug: show frames to them */
 	/* Idle detection (see the top of this file). */
 	bool activity; /* a frame or a socket event since the last poll round */
 	int64_t last_activity_ms;
@@ -342,6 +344,12 @@ void engine_set_tcpout(struct engine *e, struct tcpout *t)
 	e->tcpout = t;
 }
 
+void engine_hide_readable(struct engine *e, bool (*hide)(void *opaque, int fd), void *opaque)
+{
+	e->hide_in = hide;
+	e->hide_opaque = opaque;
+}
+
 bool engine_offload(const struct engine *e)
 {
 	return e->tap.vnet;
@@ -404,7 +412,10 @@ static int cb_get_revents(int idx, void *opaque)
 	guint i = e->poll_base + (guint)idx;
 	if (idx < 0 || i >= e->pollfds->len)
 		return 0;
-	short rev = g_array_index(e->pollfds, struct pollfd, i).revents;
+	const struct pollfd *p = &g_array_index(e->pollfds, struct pollfd, i);
+	short rev = p->revents;
+	if ((rev & POLLIN) && e->hide_in != NULL && e->hide_in(e->hide_opaque, p->fd))
+		rev &= (short)~POLLIN; /* the fast path accepts there itself (fastpath.c) */
 	if (rev != 0)
 		e->activity = true;
 	return from_poll_events(rev);

@@ -52,6 +52,10 @@ struct tcpout;
 /* Offer every frame from the namespace to the outbound fast path first (see tcpout.c). */
 void engine_set_tcpout(struct engine *e, struct tcpout *t);
 
+/* hide(opaque, fd) true: libslirp is not told that its fd is readable (a forward listener
+ * that the fast path accepts on itself). */
+void engine_hide_readable(struct engine *e, bool (*hide)(void *opaque, int fd), void *opaque);
+
 /* Feed one frame from the namespace to libslirp (IPv4 fragments through ipfrag.c first). */
 void engine_input(struct engine *e, const uint8_t *frame, size_t len);
 /* Read every frame the tap has (bounded) and feed it to libslirp. false: tap is gone. */

@@ -32,6 +32,13 @@
  * keeps loopback clients for us and returns the others to libslirp (or -1/EAGAIN, which
  * libslirp handles by dropping its half-made connection).
  *
+ * While every client of a listener can be taken (the helper is ready, the namespace's lo is
+ * up, tcpout.c knows the guest's MAC, the guest address is reachable), we accept on it
+ * ourselves from a loop watch, and engine.c hides its readiness from libslirp
+ * (fastpath_owns_listener()): libslirp's accept path allocates a socket and two socket
+ * buffers before it calls accept(), all wasted on a client we keep. Otherwise libslirp
+ * accepts as usual and the interposed accept() below sorts the clients.
+ *
  * Clients from other addresses are offered to tcpout.c (fastpath_set_tcpout()), which opens
  * the connection to the guest from the client's own address and port with its own TCP
  * endpoint, as libslirp would but without libslirp's copies; what it declines (no frame
@@ -66,6 +73,7 @@ struct target {
 	int listen_fd;
 	struct sockaddr_storage guest;
 	socklen_t guest_len;
+	struct loop_watch *watch; /* we accept here ourselves while every client can be taken */
 };
 
 struct pending {
@@ -401,6 +409,48 @@ static bool ns_loopback_up(struct fastpath *fp)
 	return true;
 }
 
+/*
+ * Can every client of t's listener be taken, whatever its address? Then we accept on it
+ * ourselves (on_listener()) and libslirp does not see it readable (fastpath_owns_listener()):
+ * libslirp's accept path would first allocate a socket and two socket buffers, only to free
+ * them when our accept() keeps the client.
+ */
+static bool takes_all(struct fastpath *fp, const struct target *t)
+{
+	return fp->stats.enabled && fp->ready && fp->loop != NULL && tcpout_ready(fp->tcpout) &&
+	       guest_reachable((const struct sockaddr *)&t->guest) && ns_loopback_up(fp);
+}
+
+static bool claim(int listen_fd, int client, const struct sockaddr_storage *peer);
+
+static void on_listener(struct loop *l, struct loop_watch *w, short revents, void *data)
+{
+	struct fastpath *fp = the_fastpath;
+	struct target *t = data;
+	for (int i = 0; i < 64 && fp != NULL && takes_all(fp, t); i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int s = accept4(t->listen_fd, (struct sockaddr *)&ss, &len,
+		                SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (s < 0)
+			break;
+		if (!claim(t->listen_fd, s, &ss)) {
+			/* Not possible while takes_all(); never leave a client hanging. */
+			struct linger lg = {.l_onoff = 1, .l_linger = 0};
+			setsockopt(s, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+			close(s);
+		}
+	}
+}
+
+bool fastpath_owns_listener(struct fastpath *fp, int fd)
+{
+	if (fp == NULL)
+		return false;
+	struct target *t = g_hash_table_lookup(fp->targets, GINT_TO_POINTER(fd));
+	return t != NULL && t->watch != NULL && takes_all(fp, t);
+}
+
 /* accept() on one of libslirp's forward listeners: true if the client was taken. */
 static bool claim(int listen_fd, int client, const struct sockaddr_storage *peer)
 {
@@ -427,7 +477,7 @@ int accept(int fd, struct sockaddr *addr, socklen_t *addrlen)
 	for (;;) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
-		int s = accept4(fd, (struct sockaddr *)&ss, &len, 0);
+		int s = accept4(fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (s < 0)
 			return -1;
 		if (claim(fd, s, &ss))
@@ -473,14 +523,20 @@ int fastpath_end_listen(struct fastpath *fp)
 		g_free(t);
 		return -1;
 	}
+	if (fp->loop != NULL)
+		t->watch = loop_watch_fd(fp->loop, fd, POLLIN, on_listener, t);
 	g_hash_table_replace(fp->targets, GINT_TO_POINTER(fd), t);
 	return fd;
 }
 
 void fastpath_forget(struct fastpath *fp, int listen_fd)
 {
-	if (fp != NULL && listen_fd >= 0)
-		g_hash_table_remove(fp->targets, GINT_TO_POINTER(listen_fd));
+	if (fp == NULL || listen_fd < 0)
+		return;
+	struct target *t = g_hash_table_lookup(fp->targets, GINT_TO_POINTER(listen_fd));
+	if (t != NULL && t->watch != NULL)
+		loop_unwatch(fp->loop, t->watch);
+	g_hash_table_remove(fp->targets, GINT_TO_POINTER(listen_fd));
 }
 
 /* Fork the helper; it answers when it is ready, see on_helper(). */

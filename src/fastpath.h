@@ -41,3 +41,6 @@ void fastpath_forget(struct fastpath *fp, int listen_fd);
 bool fastpath_take(struct fastpath *fp, int client, const struct sockaddr *guest, socklen_t len);
 
 struct fastpath_stats fastpath_stats(const struct fastpath *fp);
+/* Does the fast path accept on this libslirp listener itself right now (libslirp must then
+ * not see it readable)? */
+bool fastpath_owns_listener(struct fastpath *fp, int fd);

@@ -126,6 +126,11 @@ static int setup_signals(void)
 	return fd;
 }
 
+static bool hide_listener(void *opaque, int fd)
+{
+	return fastpath_owns_listener(opaque, fd);
+}
+
 /* The API's view of the daemon: forwards through libslirp, status from the engine. */
 static bool backend_add(void *opaque, struct forward *fw, GError **err)
 {
@@ -354,6 +359,8 @@ int main(int argc, char **argv)
 	d.tcpout = tcpout_new(&d.opt, d.engine, d.loop);
 	engine_set_tcpout(d.engine, d.tcpout);
 	fastpath_set_tcpout(d.fastpath, d.tcpout);
+	if (d.fastpath != NULL)
+		engine_hide_readable(d.engine, hide_listener, d.fastpath);
 	open_link(&d);
 	open_pcap(&d);
 	loop_watch_fd(d.loop, d.sigfd, POLLIN, on_signal, &d);

@@ -1119,6 +1119,11 @@ static bool take_addresses(const struct sockaddr *peer, const struct sockaddr *g
 	return true;
 }
 
+bool tcpout_ready(const struct tcpout *t)
+{
+	return t != NULL && t->enabled && t->have_mac;
+}
+
 bool tcpout_take(struct tcpout *t, int client, const struct sockaddr *peer,
                  const struct sockaddr *guest)
 {

@@ -39,6 +39,8 @@ void tcpout_flush(struct tcpout *t);
  * and port in the namespace): open a connection to guest from the client's own address and
  * port, as libslirp would, and relay it. false: not taken (the caller keeps client).
  */
+/* Would tcpout_take() take a client whose family matches its guest's? */
+bool tcpout_ready(const struct tcpout *t);
 bool tcpout_take(struct tcpout *t, int client, const struct sockaddr *peer,
                  const struct sockaddr *guest);
 

@@ -86,6 +86,8 @@ bool set_error(GError **err, int errnum, const char *fmt, ...)
 bool fd_set_nonblock(int fd, GError **err)
 {
 	int flags = fcntl(fd, F_GETFL);
+	if (flags >= 0 && (flags & O_NONBLOCK))
+		return true;
 	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
 		return set_error(err, errno, "fcntl(%d, O_NONBLOCK)", fd);
 	return true;
