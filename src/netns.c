@@ -227,14 +227,6 @@ static G_NORETURN void child_main(const struct options *opt, int sock)
 /* The child shares our memory, so it runs on a stack of its own; a guard page ends it. */
 #define CHILD_STACK_SIZE (256 * 1024)
 
-#if defined(__SANITIZE_ADDRESS__)
-#define WITH_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define WITH_ASAN 1
-#endif
-#endif
-
 struct child_args {
 	const struct options *opt;
 	int sock;

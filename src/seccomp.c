@@ -80,14 +80,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#if defined(__SANITIZE_ADDRESS__)
-#define WITH_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define WITH_ASAN 1
-#endif
-#endif
-
 enum arg_test {
 	ARG_ANY,     /* any arguments */
 	ARG_ONE_OF,  /* argument `arg` (low 32 bits) equals one of values[] */

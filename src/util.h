@@ -42,3 +42,12 @@ ssize_t unix_recv_fd(int sock, void *data, size_t len, int *fd, int flags, bool 
 /* Close *fd if it is open; for __attribute__((cleanup)). */
 void close_fdp(int *fd);
 #define autoclose_fd __attribute__((cleanup(close_fdp)))
+
+/* WITH_ASAN: built with AddressSanitizer (GCC or clang). */
+#if defined(__SANITIZE_ADDRESS__)
+#define WITH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WITH_ASAN 1
+#endif
+#endif

@@ -73,19 +73,6 @@ check_alive() { alive || fail "the daemon died $*"; }
 
 # ---- helpers -----------------------------------------------------------------------------------
 host_py() { timeout "$STEP_TIMEOUT" "$PY" "$TESTS_DIR/helper.py" "$@"; }
-ms_since() { echo $(((${EPOCHREALTIME/./} - $1) / 1000)); }
-
-# run_step NAME WANT COMMAND...: COMMAND prints "<sha256> <bytes>", compared with WANT.
-run_step() {
-	local what=$1 want=$2 out rc=0 start ms
-	shift 2
-	start=${EPOCHREALTIME/./}
-	out=$("$@" 2>&1) || rc=$?
-	ms=$(ms_since "$start")
-	[ "$rc" = 0 ] || fail "$what: exit $rc after $ms ms ($([ "$rc" = 124 ] && echo "stalled, ")$out)"
-	[ "$out" = "$want" ] || fail "$what: received '$out', want '$want'"
-	note "$what: ok in $ms ms ($((${want#* } * 1000 / (ms + 1) / 1048576)) MiB/s)"
-}
 
 info() { api_call '{"execute":"get_info"}' | jq -c '.return.port_forwarding'; }
 
