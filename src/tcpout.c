@@ -20,9 +20,10 @@
  *    socket does not take goes into a per-connection stash (at most STASH_CAP bytes, only
  *    while the host is slower than the namespace); the window we advertise is what is left of
  *    STASH_CAP, so the namespace never sends more than we can hold, and the right edge of the
- *    window never moves back. Out-of-order segments are dropped and answered with a duplicate
- *    ACK (the namespace's kernel retransmits; the tap does not reorder). ACKs go out once per
- *    batch of tap frames (tcpout_flush()), not once per segment.
+ *    window never moves back. An out-of-order segment (a namespace that routes for others
+ *    loses some at its tap queue) is kept, up to STASH_CAP bytes, until the hole is filled,
+ *    and answered at once with its own duplicate ACK so that the sender resends the hole.
+ *    Other ACKs go out once per batch of tap frames (tcpout_flush()), small ones delayed.
  *  - Host -> namespace: nothing is copied into our memory for retransmission. We read with
  *    MSG_PEEK at SO_PEEK_OFF, which leaves the bytes in the host socket's receive queue and
  *    moves the peek offset; when the namespace ACKs bytes we discard them from the queue
@@ -110,6 +111,8 @@ struct conn {
 	uint8_t rcv_wscale;
 	bool guest_fin, host_shut;
 	GByteArray *stash;
+	GList *ooo;       /* of struct ooo_seg *: out-of-order segments, by seq, not overlapping */
+	size_t ooo_bytes; /* at most STASH_CAP */
 	bool ack_pending;
 	/* host -> namespace */
 	uint32_t iss, snd_una, snd_nxt, snd_max, fin_seq;
@@ -161,6 +164,7 @@ struct seg {
 };
 
 static void conn_free_now(struct conn *c);
+static void ooo_clear(struct conn *c);
 static void send_data(struct conn *c);
 
 /* --- parsing --- */
@@ -551,6 +555,7 @@ static void conn_free_now(struct conn *c)
 	if (c->stash != NULL)
 		g_byte_array_unref(c->stash);
 	c->stash = NULL;
+	ooo_clear(c);
 	c->dead = true;
 	g_ptr_array_add(t->dead, c);
 }
@@ -671,6 +676,67 @@ static void ack_data(struct conn *c, bool fin)
 	}
 }
 
+/* A segment that arrived before the ones in front of it (see guest_data()). */
+struct ooo_seg {
+	uint32_t seq;
+	size_t len;
+	uint8_t data[];
+};
+
+static void ooo_clear(struct conn *c)
+{
+	g_list_free_full(c->ooo, g_free);
+	c->ooo = NULL;
+	c->ooo_bytes = 0;
+}
+
+/*
+ * Keep an out-of-order segment that lies within the window we advertised, unless it
+ * overlaps one already kept (the sender will send it again). Without this queue a loss in a
+ * namespace that routes for others (its tap queue overflows) cost every segment behind the
+ * hole, one round trip each.
+ */
+static void ooo_keep(struct conn *c, uint32_t seq, const uint8_t *p, size_t n)
+{
+	if (n == 0 || c->ooo_bytes + n > STASH_CAP || seq - c->rcv_nxt + n > adv_left(c))
+		return;
+	GList *at = c->ooo;
+	for (; at != NULL; at = at->next) {
+		const struct ooo_seg *o = at->data;
+		if (SEQ_LT(seq + (uint32_t)n, o->seq) || seq + (uint32_t)n == o->seq)
+			break; /* ends before o: insert here */
+		if (SEQ_LT(seq, o->seq + (uint32_t)o->len))
+			return; /* overlaps o */
+	}
+	struct ooo_seg *o = g_malloc(sizeof(*o) + n);
+	o->seq = seq;
+	o->len = n;
+	memcpy(o->data, p, n);
+	c->ooo = g_list_insert_before(c->ooo, at, o);
+	c->ooo_bytes += n;
+}
+
+/* Deliver what the queue holds from rcv_nxt on; false if c was closed. */
+static bool ooo_drain(struct conn *c)
+{
+	while (c->ooo != NULL) {
+		struct ooo_seg *o = c->ooo->data;
+		if (SEQ_GT(o->seq, c->rcv_nxt))
+			break; /* still a hole */
+		uint32_t skip = c->rcv_nxt - o->seq;
+		if (skip < o->len) {
+			ssize_t took = take_data(c, o->data + skip, o->len - skip);
+			if (took < 0)
+				return false;
+			c->rcv_nxt += (uint32_t)took;
+		}
+		c->ooo_bytes -= o->len;
+		c->ooo = g_list_delete_link(c->ooo, c->ooo);
+		g_free(o);
+	}
+	return true;
+}
+
 /* Payload and FIN of a segment; false if c was closed. */
 static bool guest_data(struct conn *c, const struct seg *s)
 {
@@ -696,7 +762,10 @@ static bool guest_data(struct conn *c, const struct seg *s)
 		seq += skip;
 	}
 	if (seq != c->rcv_nxt) {
-		queue_ack(c); /* out of order: a duplicate ACK asks for what is missing */
+		/* Out of order: kept for later, and one duplicate ACK per segment, at once and not
+		 * merged with the batch's, so that the sender counts three and resends the hole. */
+		ooo_keep(c, seq, p, n);
+		send_ctl(c, c->snd_nxt, TH_ACK);
 		return true;
 	}
 	if (n > 0) {
@@ -706,6 +775,10 @@ static bool guest_data(struct conn *c, const struct seg *s)
 		c->rcv_nxt += (uint32_t)took;
 		if ((size_t)took < n)
 			fin = false; /* the FIN comes after bytes we could not take */
+		else if (c->ooo != NULL && !ooo_drain(c))
+			return false;
+		if (c->rcv_nxt != seq + (uint32_t)n)
+			fin = false; /* not all taken, or kept bytes went past a FIN: not the end */
 	}
 	if (fin) {
 		c->rcv_nxt++;
@@ -1311,6 +1384,7 @@ void tcpout_free(struct tcpout *t)
 		close(c->fd);
 		if (c->stash != NULL)
 			g_byte_array_unref(c->stash);
+		ooo_clear(c);
 	}
 	g_hash_table_unref(t->conns);
 	g_ptr_array_unref(t->acks);
