@@ -19,6 +19,18 @@ import threading
 import time
 
 
+def read_all(c):
+    """Read c to EOF; return "<sha256> <bytes>" of what came."""
+    h, n, buf = hashlib.sha256(), 0, bytearray(1 << 20)
+    while True:
+        got = c.recv_into(buf)
+        if not got:
+            break
+        h.update(memoryview(buf)[:got])
+        n += got
+    return "%s %d" % (h.hexdigest(), n)
+
+
 def family_of(addr):
     return socket.AF_INET6 if ":" in addr else socket.AF_INET
 
@@ -170,14 +182,8 @@ def hash_sink(args):
     def serve(c, peer):
         log_peer(args.log, peer)
         with c:
-            h, n, buf = hashlib.sha256(), 0, bytearray(1 << 20)
-            while True:
-                got = c.recv_into(buf)
-                if not got:
-                    break
-                h.update(memoryview(buf)[:got])
-                n += got
-            c.sendall(("%s %d\n" % (h.hexdigest(), n)).encode())
+            digest = read_all(c)
+            c.sendall((digest + "\n").encode())
 
     while True:
         c, peer = s.accept()
@@ -230,14 +236,8 @@ def hash_put(args):
 def hash_get(args):
     """Read to EOF from a hash-source, print "<sha256> <bytes>"."""
     with connect(args) as c:
-        h, n, buf = hashlib.sha256(), 0, bytearray(1 << 20)
-        while True:
-            got = c.recv_into(buf)
-            if not got:
-                break
-            h.update(memoryview(buf)[:got])
-            n += got
-    print("%s %d" % (h.hexdigest(), n))
+        digest = read_all(c)
+    print(digest)
 
 
 def hash_echo(args):
@@ -249,15 +249,9 @@ def hash_echo(args):
             c.shutdown(socket.SHUT_WR)
         t = threading.Thread(target=send, daemon=True)
         t.start()
-        h, n, buf = hashlib.sha256(), 0, bytearray(1 << 20)
-        while True:
-            got = c.recv_into(buf)
-            if not got:
-                break
-            h.update(memoryview(buf)[:got])
-            n += got
+        digest = read_all(c)
         t.join()
-    print("%s %d" % (h.hexdigest(), n))
+    print(digest)
 
 
 def tcp_tiny(args):
@@ -618,14 +612,8 @@ def stall_get(args):
         if args.half_close:
             c.shutdown(socket.SHUT_WR)
         time.sleep(args.stall)
-        h, n, buf = hashlib.sha256(), 0, bytearray(1 << 20)
-        while True:
-            got = c.recv_into(buf)
-            if not got:
-                break
-            h.update(memoryview(buf)[:got])
-            n += got
-    print("%s %d" % (h.hexdigest(), n))
+        digest = read_all(c)
+    print(digest)
 
 
 def main():

@@ -209,17 +209,25 @@ use_resolv_conf() {
 	mount --bind "$T/resolv.conf" /etc/resolv.conf
 }
 
-# Start a helper server in the background and wait for it to listen; sets HELPER_PID.
-start_helper() {
-	local out="$T/helper.$RANDOM"
-	helper "$@" >"$out" 2>&1 &
-	HELPER_PID=$!
+# start_server WHAT COMMAND...: run a server in the background until it prints "ready";
+# sets SERVER_PID.
+start_server() {
+	local what=$1 out="$T/server.$RANDOM"
+	shift
+	"$@" >"$out" 2>&1 &
+	SERVER_PID=$!
 	for _ in $(seq 100); do
 		grep -q ready "$out" 2>/dev/null && return 0
 		sleep 0.05
 	done
 	cat "$out" >&2
-	fail "helper $1 did not start"
+	fail "$what did not start"
+}
+
+# Start a helper.py server in the background and wait for it to listen; sets HELPER_PID.
+start_helper() {
+	start_server "helper $1" helper "$@"
+	HELPER_PID=$SERVER_PID
 }
 
 # Wait up to $2 seconds (default 5, fractions allowed) for process $1, a child of this shell,

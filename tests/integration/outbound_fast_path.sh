@@ -77,29 +77,20 @@ P_OUTCOME=7008 P_MANY=7009 P_SLOW=7010 P_LOGECHO=7011
 
 # ---- peers: helper.py, and a few more of its kind for the half-closes and the slow reader -------
 PEER="$T/ofp_peer.py"
+# The peer imports read_all and family_of from helper.py (one copy of each).
+export OFP_TESTS_DIR="$TESTS_DIR" PYTHONDONTWRITEBYTECODE=1
 cat >"$PEER" <<'PYEOF'
 """Peers for outbound_fast_path.sh, in the style of helper.py (servers print "ready")."""
 import argparse
-import hashlib
+import os
 import socket
 import sys
 import threading
 import time
 
 
-def family_of(addr):
-    return socket.AF_INET6 if ":" in addr else socket.AF_INET
-
-
-def read_all(c):
-    h, n, buf = hashlib.sha256(), 0, bytearray(1 << 20)
-    while True:
-        got = c.recv_into(buf)
-        if not got:
-            break
-        h.update(memoryview(buf)[:got])
-        n += got
-    return "%s %d" % (h.hexdigest(), n)
+sys.path.insert(0, os.environ["OFP_TESTS_DIR"])
+from helper import family_of, read_all  # noqa: E402  (one copy of the shared pieces)
 
 
 def log(path, line):
@@ -234,16 +225,7 @@ PYEOF
 chmod 644 "$PEER"
 
 # start_peer ARGS...: start an ofp_peer.py server on the host, wait until it listens.
-start_peer() {
-	local out="$T/peer.$RANDOM"
-	"$PY" "$PEER" "$@" >"$out" 2>&1 &
-	for _ in $(seq 100); do
-		grep -q ready "$out" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	cat "$out" >&2
-	fail "peer $1 did not start"
-}
+start_peer() { start_server "peer $1" "$PY" "$PEER" "$@"; }
 # helper.py / ofp_peer.py inside the namespace, killed after STEP_TIMEOUT.
 ns_helper() { in_ns timeout "$STEP_TIMEOUT" "$PY" "$TESTS_DIR/helper.py" "$@"; }
 ns_peer() { in_ns timeout "$STEP_TIMEOUT" "$PY" "$PEER" "$@"; }
