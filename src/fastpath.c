@@ -10,11 +10,15 @@
  * Sockets in the namespace come from a helper process forked at startup, before the sandbox:
  * it joins the target's user and network namespaces, drops every capability, sets
  * NO_NEW_PRIVS and loads a seccomp filter that leaves it only socket(AF_INET/AF_INET6),
- * recv/send on its socketpair, close and exit. Asked with one byte ('4' or '6'), it answers
- * with a status byte (0 or an errno), the request byte, and a fresh non-blocking TCP socket
- * (SCM_RIGHTS) unless the status says why not. A socket's network namespace is fixed at
- * creation, so the daemon connects it itself, with no privilege and under its own seccomp
- * filter. A few sockets are kept in a pool so a new client does not wait for the helper.
+ * recv/send on its socketpair, close and exit. Each byte of a request ('4' or '6'; up to
+ * BATCH_MAX in one message) asks for one socket; each gets its own answer: a status byte (0
+ * or an errno), the request byte, and a fresh non-blocking TCP socket (SCM_RIGHTS) unless the
+ * status says why not. A socket's network namespace is fixed at creation, so the daemon
+ * connects it itself, with no privilege and under its own seccomp filter. The helper's first
+ * answer (ready) carries an rtnetlink socket of the namespace, subscribed to link events
+ * before the filter is loaded, which tells us when lo changes (ns_loopback_up()). Up to
+ * POOL_TARGET sockets are kept in a pool so a new client does not wait for the helper
+ * (refill()).
  *
  * The guest sees these connections coming from its own address (the namespace connects to
  * itself), never from a loopback address; services bound to the namespace's 127.0.0.1 stay
@@ -58,6 +62,8 @@
 #include <seccomp.h>
 #include <signal.h>
 #include <string.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -67,7 +73,10 @@
 #include <unistd.h>
 
 #define HELPER_READY (-2) /* recv_socket(): the helper's "ready" word */
-#define POOL_TARGET  4
+#define POOL_TARGET  8    /* spare namespace sockets kept per family */
+#define POOL_LOW     3    /* below this many, ask for a batch at once */
+#define TOPUP_MS     20   /* a pool between the two is topped up this long after its last use */
+#define BATCH_MAX    64   /* requests in one message (the helper reads this many) */
 
 struct target {
 	int listen_fd;
@@ -87,15 +96,20 @@ struct fastpath {
 	int sock; /* SOCK_SEQPACKET to the helper */
 	pid_t helper;
 	struct loop_watch *watch;
-	GQueue pool[2];          /* spare namespace sockets: [0] IPv4, [1] IPv6 */
-	unsigned outstanding[2]; /* requests sent, answers not yet received */
-	bool behind[2];          /* refill() stopped at a full socketpair: again on answers */
-	GQueue waiting[2];       /* clients waiting for a socket (struct pending *) */
-	GHashTable *targets;     /* listening fd -> struct target * */
-	struct target *capture;  /* between begin_listen and end_listen */
+	GQueue pool[2];           /* spare namespace sockets: [0] IPv4, [1] IPv6 */
+	unsigned outstanding[2];  /* requests sent, answers not yet received */
+	bool behind[2];           /* refill() stopped at a full socketpair: again on answers */
+	struct loop_watch *topup; /* deadline: top the pools up once clients stop coming */
+	bool used[2];             /* refill() was called for this family: keep its pool full */
+	GQueue waiting[2];        /* clients waiting for a socket (struct pending *) */
+	GHashTable *targets;      /* listening fd -> struct target * */
+	struct target *capture;   /* between begin_listen and end_listen */
 	struct relay_set relays;
 	struct fastpath_stats stats;
-	bool ready;            /* the helper said it is in the namespace and confined */
+	bool ready; /* the helper said it is in the namespace and confined */
+	int links;  /* rtnetlink socket of the namespace, link events; or -1 */
+	struct loop_watch *links_watch;
+	bool lo_up;            /* the namespace's lo, as of the last link event */
 	struct tcpout *tcpout; /* takes the non-loopback clients, or NULL */
 };
 
@@ -128,6 +142,18 @@ static bool helper_confine(void)
 	return rc == 0;
 }
 
+/* A socket told of every link change in the namespace we are in (lo going up or down). */
+static int open_link_events(void)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+	struct sockaddr_nl sa = {.nl_family = AF_NETLINK, .nl_groups = RTMGRP_LINK};
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 static void helper_answer(int sock, int fd, int err, unsigned char req)
 {
 	unsigned char answer[2] = {(unsigned char)err, req};
@@ -147,21 +173,26 @@ static G_NORETURN void helper_main(const struct options *opt, int sock)
 		helper_answer(sock, -1, 255, 0);
 		_exit(1);
 	}
+	int links = open_link_events();
 	if (!helper_confine()) {
 		helper_answer(sock, -1, 254, 0);
 		_exit(1);
 	}
-	helper_answer(sock, -1, 0, 0); /* ready */
+	helper_answer(sock, links, 0, 0); /* ready, with the link events if we have them */
+	if (links >= 0)
+		close(links);
 	for (;;) {
-		unsigned char req;
-		ssize_t n = recv(sock, &req, 1, 0);
+		unsigned char req[BATCH_MAX];
+		ssize_t n = recv(sock, req, sizeof(req), 0);
 		if (n <= 0)
 			_exit(0);
-		int family = req == '6' ? AF_INET6 : AF_INET;
-		int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		helper_answer(sock, fd, fd < 0 ? errno : 0, req);
-		if (fd >= 0)
-			close(fd);
+		for (ssize_t i = 0; i < n; i++) {
+			int family = req[i] == '6' ? AF_INET6 : AF_INET;
+			int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+			helper_answer(sock, fd, fd < 0 ? errno : 0, req[i]);
+			if (fd >= 0)
+				close(fd);
+		}
 	}
 }
 
@@ -172,28 +203,57 @@ static int fam_index(int family)
 	return family == AF_INET6 ? 1 : 0;
 }
 
-static bool request_socket(struct fastpath *fp, int idx)
+/* Ask for n sockets of family idx in one message: the helper makes them in one wake-up. */
+static bool request_sockets(struct fastpath *fp, int idx, unsigned n)
 {
-	unsigned char req = idx ? '6' : '4';
-	if (send(fp->sock, &req, 1, MSG_DONTWAIT | MSG_NOSIGNAL) != 1)
+	unsigned char req[BATCH_MAX];
+	n = MIN(n, sizeof(req));
+	memset(req, idx ? '6' : '4', n);
+	if (send(fp->sock, req, n, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)n)
 		return false;
-	fp->outstanding[idx]++;
+	fp->outstanding[idx] += n;
 	return true;
 }
 
 /*
- * Keep the pool topped up: spare sockets plus those already asked for. When the socketpair is
- * full (a burst of hundreds of clients) we stop; on_helper() asks for the rest as the helper's
- * answers come in, so no waiting client is forgotten and the pool ends up full again.
+ * Keep the pool topped up: spare sockets plus those already asked for, against POOL_TARGET
+ * plus the clients waiting. Each request wakes the helper, which on two CPUs competes with
+ * the very server a new client is waiting for; so while clients keep coming we ask only once
+ * the pool runs low, for a whole batch, and a pool left between POOL_LOW and POOL_TARGET is
+ * topped up TOPUP_MS after its last use (on_topup()). When the socketpair is full (a burst of
+ * hundreds of clients) we stop; on_helper() asks for the rest as the helper's answers come
+ * in, so no waiting client is forgotten and the pool ends up full again.
  */
-static void refill(struct fastpath *fp, int idx)
+static void refill(struct fastpath *fp, int idx, bool now)
 {
+	unsigned have = fp->pool[idx].length + fp->outstanding[idx];
+	unsigned want = POOL_TARGET + fp->waiting[idx].length;
 	fp->behind[idx] = false;
-	while (fp->pool[idx].length + fp->outstanding[idx] < POOL_TARGET + fp->waiting[idx].length)
-		if (!request_socket(fp, idx)) {
+	fp->used[idx] = true;
+	if (have >= want)
+		return;
+	if (!now && have >= POOL_LOW + fp->waiting[idx].length) {
+		if (fp->topup != NULL)
+			loop_watch_set_deadline(fp->topup, loop_now_ms() + TOPUP_MS);
+		return;
+	}
+	while (have < want) {
+		unsigned n = MIN(want - have, BATCH_MAX);
+		if (!request_sockets(fp, idx, n)) {
 			fp->behind[idx] = true;
 			break;
 		}
+		have += n;
+	}
+}
+
+static void on_topup(struct loop *l, struct loop_watch *w, short revents, void *data)
+{
+	struct fastpath *fp = data;
+	loop_watch_set_deadline(w, INT64_MAX);
+	for (int i = 0; i < 2; i++)
+		if (fp->stats.enabled && fp->used[i])
+			refill(fp, i, true);
 }
 
 /* --debug: a loopback client relayed to guest (or not, with the errno of the connect). */
@@ -255,11 +315,10 @@ static int recv_socket(struct fastpath *fp, int *status, int *idx)
 	}
 	*status = answer[0];
 	*idx = answer[1] == '6' ? 1 : 0;
-	if (answer[1] == 0) { /* the helper's first word: ready (0) or why not */
-		if (fd >= 0)
-			close(fd);
+	if (answer[1] == 0) { /* the helper's first word: ready (0, maybe with the link events
+		               * socket) or why not */
 		*status = *status == 0 ? HELPER_READY : *status;
-		return -1;
+		return fd;
 	}
 	/* No socket: the helper's errno, or none came through (we are out of fds). */
 	if (fd < 0 && *status == 0)
@@ -281,6 +340,8 @@ static void disable(struct fastpath *fp, const char *why)
 		}
 	}
 }
+
+static void watch_links(struct fastpath *fp, int fd);
 
 static void on_helper(struct loop *l, struct loop_watch *w, short revents, void *data)
 {
@@ -304,6 +365,7 @@ static void on_helper(struct loop *l, struct loop_watch *w, short revents, void 
 				return disable(fp, "the namespace helper did not start");
 			}
 			fp->ready = true;
+			watch_links(fp, fd);
 			continue;
 		}
 		if (fp->outstanding[idx] > 0)
@@ -336,7 +398,7 @@ static void on_helper(struct loop *l, struct loop_watch *w, short revents, void 
 	/* Ask for what a full socketpair refused earlier (see refill()). */
 	for (int i = 0; i < 2; i++)
 		if (fp->behind[i])
-			refill(fp, i);
+			refill(fp, i, true);
 }
 
 /* Not loopback or unspecified: an address libslirp reaches through the tap as well (above). */
@@ -363,7 +425,6 @@ bool fastpath_take(struct fastpath *fp, int client, const struct sockaddr *guest
 	    !guest_reachable(guest))
 		return false;
 	int idx = fam_index(guest->sa_family);
-	fd_set_nonblock(client, NULL);
 	if (fp->pool[idx].length > 0) {
 		int ns = GPOINTER_TO_INT(g_queue_pop_head(&fp->pool[idx])) - 1;
 		start_relay(fp, client, ns, guest, len);
@@ -374,7 +435,7 @@ bool fastpath_take(struct fastpath *fp, int client, const struct sockaddr *guest
 		p->guest_len = len;
 		g_queue_push_tail(&fp->waiting[idx], p);
 	}
-	refill(fp, idx);
+	refill(fp, idx, false);
 	return true;
 }
 
@@ -390,21 +451,50 @@ static bool is_loopback(const struct sockaddr_storage *ss)
 
 /*
  * The namespace reaches its own address through its lo device: with lo down our connect()
- * would wait in SYN-SENT for ever, where libslirp still gets through. Ask a spare socket of
- * the namespace (an ioctl answers for the socket's network namespace); with none at hand,
- * assume lo is up, as -c and every container runtime leave it.
+ * would wait in SYN-SENT for ever, where libslirp still gets through. The helper gives us an
+ * rtnetlink socket of the namespace subscribed to link events: lo's state is asked (an ioctl
+ * answers for the socket's network namespace) once at the start and again after each event,
+ * not for every client. Without it, a spare socket of the namespace is asked each time; with
+ * none at hand, lo is assumed up, as -c and every container runtime leave it.
  */
+static bool query_lo(int fd)
+{
+	struct ifreq ifr = {0};
+	g_strlcpy(ifr.ifr_name, "lo", sizeof(ifr.ifr_name));
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) < 0)
+		return true;
+	return (ifr.ifr_flags & IFF_UP) != 0;
+}
+
+static void on_links(struct loop *l, struct loop_watch *w, short revents, void *data)
+{
+	struct fastpath *fp = data;
+	char buf[8192];
+	for (;;) { /* what changed does not matter; ENOBUFS (events lost) neither */
+		ssize_t n = recv(fp->links, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n < 0 && errno != ENOBUFS && errno != EINTR)
+			break;
+	}
+	fp->lo_up = query_lo(fp->links);
+}
+
+static void watch_links(struct fastpath *fp, int fd)
+{
+	fp->links = fd;
+	if (fd < 0)
+		return;
+	fp->links_watch = loop_watch_fd(fp->loop, fd, POLLIN, on_links, fp);
+	fp->lo_up = query_lo(fd); /* after subscribing: no change can fall in between */
+}
+
 static bool ns_loopback_up(struct fastpath *fp)
 {
+	if (fp->links >= 0)
+		return fp->lo_up;
 	for (int i = 0; i < 2; i++) {
 		gpointer head = g_queue_peek_head(&fp->pool[i]);
-		if (head == NULL)
-			continue;
-		struct ifreq ifr = {0};
-		g_strlcpy(ifr.ifr_name, "lo", sizeof(ifr.ifr_name));
-		if (ioctl(GPOINTER_TO_INT(head) - 1, SIOCGIFFLAGS, &ifr) < 0)
-			return true;
-		return (ifr.ifr_flags & IFF_UP) != 0;
+		if (head != NULL)
+			return query_lo(GPOINTER_TO_INT(head) - 1);
 	}
 	return true;
 }
@@ -569,6 +659,7 @@ struct fastpath *fastpath_new(const struct options *opt)
 		return NULL;
 	struct fastpath *fp = g_new0(struct fastpath, 1);
 	fp->sock = -1;
+	fp->links = -1;
 	fp->targets = g_hash_table_new_full(NULL, NULL, NULL, g_free);
 	relay_set_init(&fp->relays);
 	for (int i = 0; i < 2; i++) {
@@ -595,7 +686,8 @@ void fastpath_attach(struct fastpath *fp, struct loop *l)
 		return;
 	fp->loop = l;
 	fp->watch = loop_watch_fd(l, fp->sock, POLLIN, on_helper, fp);
-	refill(fp, 0);
+	fp->topup = loop_watch_fd(l, -1, 0, on_topup, fp);
+	refill(fp, 0, true);
 }
 
 void fastpath_set_tcpout(struct fastpath *fp, struct tcpout *t)
@@ -624,6 +716,12 @@ void fastpath_free(struct fastpath *fp)
 	}
 	if (fp->watch)
 		loop_unwatch(fp->loop, fp->watch);
+	if (fp->topup)
+		loop_unwatch(fp->loop, fp->topup);
+	if (fp->links_watch)
+		loop_unwatch(fp->loop, fp->links_watch);
+	if (fp->links >= 0)
+		close(fp->links);
 	/* The helper sees EOF and exits. It is not waited for: seccomp allows no wait4(), and
 	 * the daemon is exiting anyway (a failed start is reaped in fastpath_new()). */
 	if (fp->sock >= 0)

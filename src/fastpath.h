@@ -37,7 +37,8 @@ void fastpath_begin_listen(struct fastpath *fp, const struct sockaddr *guest, so
 int fastpath_end_listen(struct fastpath *fp);
 void fastpath_forget(struct fastpath *fp, int listen_fd);
 
-/* Relay an accepted client to guest through a socket inside the namespace; false if off. */
+/* Relay an accepted client (non-blocking: accept4(SOCK_NONBLOCK)) to guest through a socket
+ * inside the namespace; false if off. */
 bool fastpath_take(struct fastpath *fp, int client, const struct sockaddr *guest, socklen_t len);
 
 struct fastpath_stats fastpath_stats(const struct fastpath *fp);
