@@ -6,6 +6,10 @@ Small TCP tools the benchmark runs on either side of a contender, and the summar
   conn-server ADDR PORT          accept forever; send one byte to each client, then close.
   conn-client ADDR PORT N        connection setup latency: N times connect(), read the first
                                  byte, close; prints "p50 p99" in microseconds.
+  conn-pair N ADDR:PORT,...      the same against several forwards at once, one connection to
+                                 each in turn (the order rotating), N to each; prints
+                                 "ADDR:PORT p50 p99" per forward. Side by side like this,
+                                 the machine's drift hits every contender alike.
   pp-server ADDR PORT            echo server for pp-client (used when sockperf is missing).
   pp-client ADDR PORT SECONDS    TCP request/response latency: one 14-byte request, wait for
                                  the whole echo, repeat for SECONDS; prints "p50 p99" (µs RTT).
@@ -53,18 +57,33 @@ def conn_server(addr, port):
         conn.close()
 
 
+def connect_once(addr, port):
+    """One connect + first byte + close; the setup time in microseconds."""
+    start = time.perf_counter_ns()
+    sock = socket.create_connection((addr, int(port)), timeout=10)
+    first = sock.recv(1)
+    elapsed = time.perf_counter_ns() - start
+    sock.close()
+    if first != b"x":
+        sys.exit("conn-client: no first byte from the server at %s:%s" % (addr, port))
+    return elapsed / 1000.0
+
+
 def conn_client(addr, port, count):
-    times = []
-    for _ in range(int(count)):
-        start = time.perf_counter_ns()
-        sock = socket.create_connection((addr, int(port)), timeout=10)
-        first = sock.recv(1)
-        elapsed = time.perf_counter_ns() - start
-        sock.close()
-        if first != b"x":
-            sys.exit("conn-client: no first byte from the server")
-        times.append(elapsed / 1000.0)
+    times = [connect_once(addr, port) for _ in range(int(count))]
     print("%.1f %.1f" % (statistics.median(times), percentile(times, 99)))
+
+
+def conn_pair(count, targets):
+    forwards = [t.rsplit(":", 1) for t in targets.split(",")]
+    times = [[] for _ in forwards]
+    for i in range(int(count)):
+        for k in range(len(forwards)):
+            j = (i + k) % len(forwards)
+            times[j].append(connect_once(*forwards[j]))
+    for (addr, port), samples in zip(forwards, times):
+        print("%s:%s %.1f %.1f" % (addr, port, statistics.median(samples),
+                                   percentile(samples, 99)))
 
 
 def recv_exactly(sock, size):
@@ -295,6 +314,7 @@ def write_chart_data(rows, outdir):
 def main(argv):
     commands = {
         "conn-server": (conn_server, 2), "conn-client": (conn_client, 3),
+        "conn-pair": (conn_pair, 2),
         "pp-server": (pp_server, 2), "pp-client": (pp_client, 3),
         "summarise": (summarise, 3),
     }

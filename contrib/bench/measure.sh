@@ -96,18 +96,26 @@ measure_latency() {
 	record lat_p99 "$p99"
 }
 
-# Connection setup through the forward from 127.0.0.1: connect + first byte, µs.
+# Connection setup through forwards from 127.0.0.1, connect + first byte in µs, against every
+# contender at once: measure_connect CONTENDER:PORT...  (one connection to each in turn).
 measure_connect() {
-	local out p50 p99
-	out=$(run_at host 120 "$PY" "$W/bench.py" conn-client 127.0.0.1 "$((FWD_BASE + 1))" \
-		"$BENCH_CONNS" 2>&1)
-	read -r p50 p99 <<<"$out"
-	if ! [[ "$p50" =~ ^[0-9.]+$ ]]; then
-		warn "connection setup run failed: $(tail -n 2 <<<"$out")"
-		return 0
-	fi
-	record conn_p50 "$p50"
-	record conn_p99 "$p99"
+	local targets=() who=() arg out line port p50 p99 k
+	for arg in "$@"; do
+		who+=("${arg%%:*}") targets+=("127.0.0.1:${arg##*:}")
+	done
+	out=$(run_at host 300 "$PY" "$W/bench.py" conn-pair "$BENCH_CONNS" \
+		"$(IFS=,; echo "${targets[*]}")" 2>&1)
+	for k in "${!who[@]}"; do
+		line=$(grep -F "${targets[k]} " <<<"$out") || line=""
+		read -r _ p50 p99 <<<"$line"
+		if ! [[ "$p50" =~ ^[0-9.]+$ ]]; then
+			warn "connection setup run failed for ${who[k]}: $(tail -n 2 <<<"$out")"
+			continue
+		fi
+		CONTENDER=${who[k]}
+		record conn_p50 "$p50"
+		record conn_p99 "$p99"
+	done
 }
 
 # Peak RSS (VmHWM) in MiB.

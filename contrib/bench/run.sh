@@ -7,7 +7,8 @@
 #       (192.0.2.1); and through the same forward from 127.0.0.1;
 #   4   TCP request/response round trip namespace -> host, median and p99 (sockperf
 #       ping-pong, or bench.py pp-client when sockperf is missing);
-#   5   connection setup through the forward from 127.0.0.1 (connect + first byte);
+#   5   connection setup through the forward from 127.0.0.1 (connect + first byte), every
+#       contender side by side, one connection to each in turn;
 #   6   daemon CPU seconds per GB: utime+stime from /proc/PID/stat around a fixed-size
 #       iperf3 -n transfer on each of the three paths;
 #   7   peak RSS: VmHWM after all the runs;
@@ -24,7 +25,7 @@
 #
 # Usage: contrib/bench/run.sh [SLIRPNS-BINARY]        (`make bench` passes the built one)
 # Environment (defaults): BENCH_ROUNDS=3 BENCH_SECONDS=3 (per iperf3 run) BENCH_CPU_MB=1000
-#   BENCH_LAT_SECONDS=2 BENCH_CONNS=200 BENCH_STARTS=5 BENCH_IDLE_SECONDS=10
+#   BENCH_LAT_SECONDS=2 BENCH_CONNS=500 BENCH_STARTS=5 BENCH_IDLE_SECONDS=10
 #   BENCH_MTUS="1500 65520" BENCH_CONTENDERS="slirpns slirp4netns pasta" BENCH_OUT=./bench-out
 #   BENCH_USER (as root; default slirpns-test, else nobody) BENCH_SLIRPNS_FLAGS (extra flags
 #   for slirpns only, e.g. --port-fast-path=off).
@@ -32,7 +33,7 @@ set -uo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${BENCH_ROUNDS:=3}" "${BENCH_SECONDS:=3}" "${BENCH_CPU_MB:=1000}" "${BENCH_LAT_SECONDS:=2}"
-: "${BENCH_CONNS:=200}" "${BENCH_STARTS:=5}" "${BENCH_IDLE_SECONDS:=10}" "${BENCH_IDLE_SETTLE:=3}"
+: "${BENCH_CONNS:=500}" "${BENCH_STARTS:=5}" "${BENCH_IDLE_SECONDS:=10}" "${BENCH_IDLE_SETTLE:=3}"
 : "${BENCH_MTUS:=1500 65520}" "${BENCH_CONTENDERS:=slirpns slirp4netns pasta}"
 : "${BENCH_OUT:=$PWD/bench-out}"
 PORT_IPERF=5201     # iperf3 servers, on the host and in the namespace
@@ -40,6 +41,7 @@ PORT_CONN=7000      # the namespace's connection-setup server
 PORT_PP=11111       # the host's ping-pong server
 FWD_BASE=15000      # forwards: 15000 -> ns $PORT_IPERF, 15001 -> ns $PORT_CONN
 IDLE_FWD_BASE=16000 # the idle instances' forwards, two ports each
+CONN_FWD_BASE=17000 # the connection-setup instances' forwards, two ports each
 
 say() { echo "bench: $*"; }
 warn() { echo "bench: warning: $*" >&2; }
@@ -216,7 +218,6 @@ bench_instance() {
 		for path in ns_host host_ns_fwd host_ns_lo; do measure_tput "$path"; done
 		for path in ns_host host_ns_fwd host_ns_lo; do measure_cpu "$path"; done
 		measure_latency
-		measure_connect
 		measure_rss
 	fi
 	stop_instance "$DPID" "$NSPID" "$NS_IPERF_PID" "$NS_CONN_PID"
@@ -256,6 +257,30 @@ bench_idle() {
 	done
 }
 
+# Connection setup: one fresh instance of every contender at $MTU, side by side, each with
+# its connection-setup server; the client takes one connection to each in turn. Measured one
+# contender after the other, rounds drifted by up to 30% with the machine's other load (the
+# fast path, which does not depend on the MTU, gave 111 and 143 µs in one run), more than the
+# difference being measured.
+bench_connect() {
+	local i=0 k dpids=() nspids=() servers=() targets=() base
+	for CONTENDER in $BENCH_CONTENDERS; do
+		base=$((CONN_FWD_BASE + 2 * i))
+		start_instance "$CONTENDER" "$MTU" "$base" || continue
+		"${IN_NS[@]}" "$PY" "$W/bench.py" conn-server 0.0.0.0 "$PORT_CONN" \
+			>"$INST_DIR/conn-server.log" 2>&1 &
+		servers+=($!) dpids+=("$DPID") nspids+=("$NSPID")
+		disown $!
+		wait_listen ns "$PORT_CONN" && targets+=("$CONTENDER:$((base + 1))")
+		i=$((i + 1))
+	done
+	say "round $ROUND: connection setup at MTU $MTU, ${#targets[@]} contenders side by side"
+	[ ${#targets[@]} = 0 ] || measure_connect "${targets[@]}"
+	for k in "${!dpids[@]}"; do
+		stop_instance "${dpids[k]}" "${nspids[k]}" "${servers[k]}"
+	done
+}
+
 # The latency tool, for the description.
 latency_tool() {
 	if [ "$HAVE_SOCKPERF" = 1 ]; then
@@ -278,7 +303,7 @@ describe_machine() {
 		- slirp4netns: $("$SLIRP4NETNS_BIN" --version 2>/dev/null | head -n 1), $("$SLIRP4NETNS_BIN" --version 2>/dev/null | grep '^libslirp')
 		- pasta: $pasta_version
 		- daemons run as user $BENCH_USER, each in a fresh user+net namespace; slirpns and slirp4netns: --configure --enable-sandbox --enable-seccomp --enable-ipv6, forwards through the API socket; pasta: --config-net -t FORWARDS -T none -U none -u none
-		- $BENCH_ROUNDS rounds (contenders alternate within each); iperf3 ${BENCH_SECONDS} s per run; CPU/GB over ${BENCH_CPU_MB} MB transfers (GB = 10^9 bytes); latency: $(latency_tool), 14-byte messages, ${BENCH_LAT_SECONDS} s; $BENCH_CONNS connections; $BENCH_STARTS starts; idle ${BENCH_IDLE_SECONDS} s
+		- $BENCH_ROUNDS rounds (contenders alternate within each); iperf3 ${BENCH_SECONDS} s per run; CPU/GB over ${BENCH_CPU_MB} MB transfers (GB = 10^9 bytes); latency: $(latency_tool), 14-byte messages, ${BENCH_LAT_SECONDS} s; $BENCH_CONNS connections to each contender, side by side; $BENCH_STARTS starts; idle ${BENCH_IDLE_SECONDS} s
 	EOF
 }
 
@@ -298,6 +323,7 @@ main() {
 				bench_instance
 				bench_starts
 			done
+			bench_connect
 		done
 		bench_idle
 	done
