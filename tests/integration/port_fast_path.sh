@@ -20,6 +20,8 @@
 #    once closed the daemon's fd count (/proc/PID/fd) is back to its baseline (no fd leak);
 #  - IPv6: a forward from host ::1 to the IPv4 guest (the cross-family forward) takes the fast
 #    path too and the guest sees 10.0.2.100; a forward from ::1 to an IPv6 guest (fd00::100) too.
+# With the namespace's lo down a loopback client goes through libslirp (and appears as
+# 10.0.2.2); once lo is up again, through the fast path.
 # A client on a non-loopback host address (192.0.2.1 on a dummy interface of the private host
 # namespace) takes the direct path (tcpout.c: slirpns's own TCP endpoint opens the connection
 # to the guest from the client's address), and 192.0.2.1 is what the guest sees; 64 MiB each
@@ -351,6 +353,25 @@ for a in "${unreach[@]}"; do
 done
 SLIRP=$((SLIRP + ${#unreach[@]}))
 expect_counters "after the loopback guest addresses" $FAST $SLIRP
+
+# ---- the namespace's lo down: loopback clients go through libslirp until it is up again ----------
+# The fast path reaches the guest address over lo: with lo down its connect() would sit in
+# SYN-SENT. The daemon learns of the change from the helper's link-event socket, not by asking
+# for every client.
+in_ns ip link set lo down
+run_step "lo down: 1 MiB from 127.0.0.1 (libslirp)" "$SHA1 $SMALL" \
+	host_py hash-put 127.0.0.1 18080 "$T/data1"
+SLIRP=$((SLIRP + 1))
+peer=$(last_line "$T/peers80")
+[ "$peer" = 10.0.2.2 ] || fail "with lo down the guest saw $peer, expected 10.0.2.2 (libslirp)"
+expect_counters "with the namespace's lo down" $FAST $SLIRP
+in_ns ip link set lo up
+run_step "lo up again: 1 MiB from 127.0.0.1 (fast path)" "$SHA1 $SMALL" \
+	host_py hash-put 127.0.0.1 18080 "$T/data1"
+FAST=$((FAST + 1))
+peer=$(last_line "$T/peers80")
+[ "$peer" = "$GUEST" ] || fail "with lo up again the guest saw $peer, expected $GUEST"
+expect_counters "with the namespace's lo up again" $FAST $SLIRP
 
 # ---- not on the host's loopback: the direct path, and the guest sees the client's address -------
 run_step "64 MiB from $CLIENT (direct path)" "$SHA64 $BIG" \
