@@ -130,6 +130,9 @@ NOISY = 0.25  # a median is marked "~" when some sample is further than this fro
 
 # metric: (label, unit, higher_is_better, {mtu or None: target}, target kind)
 # Target kinds: "ratio" compares slirpns / slirp4netns; "abs" compares slirpns' own value.
+# Measured with every contender side by side in each round (run.sh's bench_connect).
+PAIRED = {"conn_p50", "conn_p99"}
+
 METRICS = [
     ("tput_ns_host", "throughput ns->host (10.0.2.2 = host loopback)", "Gbit/s", True,
      {"1500": 5.0, "65520": 1.5}, "ratio"),
@@ -157,7 +160,7 @@ METRICS = [
 
 
 def load_samples(path):
-    """{(metric, mtu, contender): [values]} from run.sh's samples.csv."""
+    """{(metric, mtu, contender): {round: [values]}} from run.sh's samples.csv."""
     samples = {}
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
@@ -166,8 +169,27 @@ def load_samples(path):
             except ValueError:
                 continue
             key = (row["metric"], row["mtu"], row["contender"])
-            samples.setdefault(key, []).append(value)
+            samples.setdefault(key, {}).setdefault(row["round"], []).append(value)
     return samples
+
+
+def ratio_of(metric, by_round, other):
+    """slirpns / other. Metrics measured side by side (PAIRED) take the median of each round's
+    own ratio, which the machine's drift between rounds does not touch; the others, measured
+    one contender after the other, the ratio of the medians."""
+    mine, theirs = by_round.get("slirpns"), by_round.get(other)
+    if not mine or not theirs:
+        return None
+    if metric in PAIRED:
+        pairs = [statistics.median(mine[r]) / statistics.median(theirs[r])
+                 for r in mine if r in theirs and statistics.median(theirs[r])]
+        return statistics.median(pairs) if pairs else None
+    med = statistics.median(all_values(theirs))
+    return statistics.median(all_values(mine)) / med if med else None
+
+
+def all_values(by_round):
+    return [v for values in by_round.values() for v in values]
 
 
 def fmt(value):
@@ -205,21 +227,18 @@ def summarise(samples_path, outdir, machine_path):
     rows = []
     for metric, label, unit, higher, targets, kind in METRICS:
         for mtu in mtus:
-            med, count, noisy = {}, {}, {}
+            med, count, noisy, by_round = {}, {}, {}, {}
             for c in CONTENDERS:
-                values = samples.get((metric, mtu, c))
+                by_round[c] = samples.get((metric, mtu, c))
+                values = all_values(by_round[c]) if by_round[c] else None
                 med[c] = statistics.median(values) if values else None
                 count[c] = len(values) if values else 0
                 noisy[c] = bool(med[c]) and max(abs(v - med[c]) for v in values) > \
                     NOISY * abs(med[c])
             if not any(count.values()):
                 continue
-            ratio = {}
-            for other in ("slirp4netns", "pasta"):
-                if med["slirpns"] is not None and med[other]:
-                    ratio[other] = med["slirpns"] / med[other]
-                else:
-                    ratio[other] = None
+            ratio = {other: ratio_of(metric, by_round, other)
+                     for other in ("slirp4netns", "pasta")}
             target = targets.get(mtu, targets.get(None))
             rows.append({
                 "metric": metric, "label": label, "unit": unit, "mtu": mtu,
@@ -268,7 +287,9 @@ def markdown(rows):
     missed = [r for r in judged if r["result"] == "MISS"]
     lines.append("")
     lines.append("Values are medians over rounds (~: a sample lies more than %d%% from the "
-                 "median; samples.csv has them all). Ratios are slirpns / other. "
+                 "median; samples.csv has them all). Ratios are slirpns / other: of the "
+                 "medians, or for connection setup (measured side by side) the median of "
+                 "each round's ratio. "
                  "Targets: %d of %d met." % (NOISY * 100, len(judged) - len(missed), len(judged)))
     for r in missed:
         lines.append("MISS: %s at MTU %s (target %s)" % (r["label"], r["mtu"], r["target"]))
