@@ -85,8 +85,8 @@ static int scan_fds(int *new_pipe_fds, int *n_new, bool *is_pipe)
 		if (e->d_name[0] == '.')
 			continue;
 		int fd = atoi(e->d_name);
-		if (fd == dirfd(d))
-			continue;
+		if (fd == dirfd(d) || fd >= MAX_FD)
+			continue; /* valgrind keeps its own fds (pipes too) far above the rest */
 		n++;
 		char path[64], link[32];
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
