@@ -472,7 +472,7 @@ static void on_links(struct loop *l, struct loop_watch *w, short revents, void *
 	char buf[8192];
 	for (;;) { /* what changed does not matter; ENOBUFS (events lost) neither */
 		ssize_t n = recv(fp->links, buf, sizeof(buf), MSG_DONTWAIT);
-		if (n < 0 && errno != ENOBUFS && errno != EINTR)
+		if (n == 0 || (n < 0 && errno != ENOBUFS && errno != EINTR))
 			break;
 	}
 	fp->lo_up = query_lo(fp->links);
