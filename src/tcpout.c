@@ -1205,8 +1205,7 @@ bool tcpout_take(struct tcpout *t, int client, const struct sockaddr *peer,
 	    g_hash_table_contains(t->conns, &k))
 		return false;
 	int zero = 0, one = 1;
-	if (!fd_set_nonblock(client, NULL) ||
-	    setsockopt(client, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
+	if (setsockopt(client, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
 		return false;
 	struct conn *c = g_new0(struct conn, 1);
 	c->key = k;

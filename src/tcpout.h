@@ -34,13 +34,14 @@ bool tcpout_input(struct tcpout *t, const uint8_t *frame, size_t len);
 /* The end of a batch of frames: send the ACKs the batch made due (one per connection). */
 void tcpout_flush(struct tcpout *t);
 
-/*
- * A client accepted on a TCP port forward, from a non-loopback address, for guest (an address
- * and port in the namespace): open a connection to guest from the client's own address and
- * port, as libslirp would, and relay it. false: not taken (the caller keeps client).
- */
 /* Would tcpout_take() take a client whose family matches its guest's? */
 bool tcpout_ready(const struct tcpout *t);
+/*
+ * A client accepted on a TCP port forward (non-blocking: accept4(SOCK_NONBLOCK)), from a
+ * non-loopback address, for guest (an address and port in the namespace): open a connection
+ * to guest from the client's own address and port, as libslirp would, and relay it. false:
+ * not taken (the caller keeps client).
+ */
 bool tcpout_take(struct tcpout *t, int client, const struct sockaddr *peer,
                  const struct sockaddr *guest);
 
