@@ -358,19 +358,20 @@ expect_counters "after the loopback guest addresses" $FAST $SLIRP
 # The fast path reaches the guest address over lo: with lo down its connect() would sit in
 # SYN-SENT. The daemon learns of the change from the helper's link-event socket, not by asking
 # for every client.
-in_ns ip link set lo down
-run_step "lo down: 1 MiB from 127.0.0.1 (libslirp)" "$SHA1 $SMALL" \
-	host_py hash-put 127.0.0.1 18080 "$T/data1"
+# lo_step up|down PATH PEER: set lo, then 1 MiB from 127.0.0.1 must take PATH, seen as PEER.
+lo_step() {
+	local state=$1 path=$2 want=$3
+	in_ns ip link set lo "$state"
+	run_step "lo $state: 1 MiB from 127.0.0.1 ($path)" "$SHA1 $SMALL" \
+		host_py hash-put 127.0.0.1 18080 "$T/data1"
+	peer=$(last_line "$T/peers80")
+	[ "$peer" = "$want" ] || fail "with lo $state the guest saw $peer, expected $want ($path)"
+}
+lo_step down libslirp 10.0.2.2
 SLIRP=$((SLIRP + 1))
-peer=$(last_line "$T/peers80")
-[ "$peer" = 10.0.2.2 ] || fail "with lo down the guest saw $peer, expected 10.0.2.2 (libslirp)"
 expect_counters "with the namespace's lo down" $FAST $SLIRP
-in_ns ip link set lo up
-run_step "lo up again: 1 MiB from 127.0.0.1 (fast path)" "$SHA1 $SMALL" \
-	host_py hash-put 127.0.0.1 18080 "$T/data1"
+lo_step up "fast path" "$GUEST"
 FAST=$((FAST + 1))
-peer=$(last_line "$T/peers80")
-[ "$peer" = "$GUEST" ] || fail "with lo up again the guest saw $peer, expected $GUEST"
 expect_counters "with the namespace's lo up again" $FAST $SLIRP
 
 # ---- not on the host's loopback: the direct path, and the guest sees the client's address -------
