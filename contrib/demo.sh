@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # demo.sh - watch slirpns give an unprivileged network namespace a network, step by step.
 #
 #   sudo contrib/demo.sh

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # install-deps.sh - install what slirpns needs to build, test and demo on Debian 12.
 #
 #   sudo contrib/install-deps.sh          build + test dependencies

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * api.c - the API socket: a non-blocking AF_UNIX stream server inside the main loop.
  *

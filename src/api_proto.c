@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * api_proto.c - the API protocol as a pure function: request bytes in, response bytes out.
  *

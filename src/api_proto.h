@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* api_proto.h - the API's request -> response logic, free of I/O (see api_proto.c). */
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * bess.c - --target-type=bess: libslirp's network served to a User-Mode Linux instance over
  * a BESS socket instead of a namespace's tap.

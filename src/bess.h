@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* bess.h - --target-type=bess: one User-Mode Linux peer on a SOCK_SEQPACKET socket (see bess.c). */
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * engine.c - owns the libslirp instance: its configuration, its callbacks and its timers.
  *

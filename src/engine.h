@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* engine.h - the libslirp instance and its callbacks (see engine.c). */
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * fastpath.c - forwarded TCP connections from the host's loopback, relayed kernel to kernel.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* fastpath.h - port forwards for host-loopback clients without libslirp (see fastpath.c). */
 #pragma once
 

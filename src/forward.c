@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * forward.c - port forwards as libslirp host forwards.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* forward.h - open and close port forwards (see forward.c). */
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * frame.c - the packet surgery the tap offloads need, as pure functions over byte buffers.
  *

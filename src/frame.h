@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* frame.h - pure Ethernet/IP/TCP helpers for the tap's offloads (see frame.c). */
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * framelog.c - --debug: what the frames say about connections, DHCP leases and DNS.
  *

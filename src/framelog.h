@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* framelog.h - --debug lines derived from frames: TCP setup/teardown, DHCP, DNS (see framelog.c).
  */
 #pragma once

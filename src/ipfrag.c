@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * ipfrag.c - IPv4 fragments from the namespace are reassembled here, so libslirp never sees
  * one.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* ipfrag.h - IPv4 reassembly in front of libslirp (see ipfrag.c). */
 #pragma once
 

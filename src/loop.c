@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * loop.c - the daemon's only thread: one poll() over everything.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* loop.h - the single-threaded poll loop (see loop.c). */
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * netlink.c - configure links, addresses and routes with rtnetlink, never with ip(8).
  *

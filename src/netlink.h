@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* netlink.h - interface configuration over rtnetlink (see netlink.c). */
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * netns.c - get a tap device out of the target network namespace.
  *

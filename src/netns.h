@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* netns.h - obtain the tap fd from the target namespace (see netns.c). */
 #pragma once
 

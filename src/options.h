@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* options.h - the validated command line of slirpns (see options.c). */
 #pragma once
 

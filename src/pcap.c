@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * pcap.c - --pcap=FILE: every frame that crosses the tap (or the BESS socket), in both
  * directions, written to FILE in the classic pcap format that tcpdump, tshark and Wireshark

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* pcap.h - --pcap: a bounded capture of every frame to a pcap file (see pcap.c). */
 #pragma once
 

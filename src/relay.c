@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * relay.c - a bidirectional byte relay between two stream sockets, driven by the loop.
  *

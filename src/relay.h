@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* relay.h - move bytes between two connected stream sockets (see relay.c). */
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * sandbox.c - --enable-sandbox: once every fd is open, the daemon gives up its file system
  * and its privileges.

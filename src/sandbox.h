@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* sandbox.h - --enable-sandbox: an almost empty file system, no privileges (see sandbox.c). */
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * seccomp.c - --enable-seccomp: after setup the daemon may make only the system calls listed
  * here; any other call kills the whole process with SIGSYS (SCMP_ACT_KILL_PROCESS; before

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* seccomp.h - --enable-seccomp: the daemon's system call allowlist (see seccomp.c). */
 #pragma once
 

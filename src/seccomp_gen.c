@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * seccomp_gen.c - seccomp-gen, run by the build: write src/seccomp-bpf.c, the daemon's seccomp
  * filter as BPF generated at build time (src/seccomp.c says why).

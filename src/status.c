@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * status.c - the daemon's state as JSON, for the API's get_info and list_connections.
  *

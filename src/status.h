@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* status.h - what get_info and list_connections report (see status.c). */
 #pragma once
 

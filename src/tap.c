@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * tap.c - reading and writing Ethernet frames on the tap device.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* tap.h - frame I/O on the tap, with or without the virtio-net header (see tap.c). */
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * tcpout.c - the outbound fast path: TCP connections that the namespace opens to the host or
  * to the outside world, terminated by slirpns itself instead of libslirp.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* tcpout.h - the outbound fast path: the namespace's TCP connections without libslirp (see
  * tcpout.c). */
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * unixsock.c - a listening Unix socket at a file system path, for the API and BESS sockets.
  *

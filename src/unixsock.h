@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* unixsock.h - listening Unix sockets at a path, removable after the sandbox (see unixsock.c). */
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * util.c - error reporting and small fd helpers shared by every part of the daemon.
  *

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* util.h - small shared helpers: error reporting and fd cleanup (see util.c). */
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * version.c - the --version text. Scripts parse it line by line (podman and rootlesskit read
  * "SLIRP_CONFIG_VERSION_MAX:"), so the lines and their order follow slirp4netns's.

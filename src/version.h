@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /* version.h - what --version reports (see version.c). */
 #pragma once
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # contrib.sh - what contrib/ ships stays in step with the daemon.
 #
 #   1. The bash completion (contrib/completion/slirpns.bash) offers exactly the long options of

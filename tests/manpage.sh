@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # manpage.sh - the manual page is well-formed and documents every option that --help lists.
 #
 #   1. Every long option in `slirpns --help` (deprecated aliases included) and every short

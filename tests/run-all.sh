@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # run-all.sh - from a fresh Debian 12 clone: install what is missing, build, run every test.
 #
 #   sudo tests/run-all.sh

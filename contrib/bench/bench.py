@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """bench.py - helpers for contrib/bench/run.sh (`make bench`).
 
 Small TCP tools the benchmark runs on either side of a contender, and the summary:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # chart.gp - draws bench-out/chart.png from the data files bench.py summarise writes.
 #
 #   gnuplot -e "outdir='bench-out'" contrib/bench/chart.gp

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash disable=SC2034,SC2153 # globals shared with run.sh and measure.sh
 # contenders.sh - start and stop the contenders for contrib/bench/run.sh (sourced, not run).
 #

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=bash
 # measure.sh - the measurements of contrib/bench/run.sh (sourced, not run).
 #

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # run.sh - `make bench`: slirpns side by side with slirp4netns and, when installed, pasta.
 #
 # What it measures, for every contender at MTU 1500 and 65520 (contrib/bench/README.md):

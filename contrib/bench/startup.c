@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * startup.c - exec-to-ready of two or more daemons, started alternately (contrib/bench/startup.sh).
  *

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # startup.sh - exec-to-ready of slirpns and slirp4netns, started alternately, many times.
 #
 # Usage: contrib/bench/startup.sh [SLIRPNS-BINARY]       (default: ./src/slirpns)

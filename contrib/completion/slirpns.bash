@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bash completion for slirpns(1)                                    -*- shell-script -*-
 #
 # `make install` puts this file where bash-completion finds it (the directory that

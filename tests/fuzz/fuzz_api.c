@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * fuzz_api.c - libFuzzer target for the API protocol (src/api_proto.c).
  *

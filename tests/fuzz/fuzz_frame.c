@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * fuzz_frame.c - libFuzzer target for the frame intake path: tap_fixup() (src/tap.c: the
  * virtio-net header, NEEDS_CSUM completion, the SYN MSS raise of src/frame.c), then

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Write the seed corpus of the two fuzz targets into tests/fuzz/corpus/{api,frame}/.
 
     python3 tests/fuzz/make_corpus.py   (from anywhere; rewrites the seed files it names)

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # run.sh - run the libFuzzer targets for a while each (make fuzz calls this).
 #
 #   tests/fuzz/run.sh SECONDS BUILD-DIR SEED-DIR [TARGET...]

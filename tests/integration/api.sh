@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The API socket (-a): mode 0600 and owned by the daemon's user, a stale socket file replaced,
 # removed on SIGTERM, a too-long path refused at startup. add_hostfwd/list_hostfwd/
 # remove_hostfwd with TCP, UDP and ephemeral ports, really forwarding; removal frees the port at

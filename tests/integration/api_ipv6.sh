@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # IPv6 forwards: a "::" host address forwards to the IPv4 guest (relayed, since libslirp 4.7
 # cannot cross address families) and is reached over ::1; with -6, an IPv6 guest_addr is
 # forwarded natively. Removing the forward frees the port; UDP across families is refused.

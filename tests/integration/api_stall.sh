@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Stalled API clients cost nothing: while API clients sit connected and silent, or with half a
 # request (some trickling bytes), a 64 MiB transfer through a forward runs as fast as without
 # them (fail only if more than 3x slower, or stuck), and other API clients are answered at once.

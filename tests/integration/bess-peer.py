@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A BESS peer for the integration tests: plays the part of User-Mode Linux's vector driver
 (vec0:transport=bess,dst=PATH), which connects an AF_UNIX SOCK_SEQPACKET socket to PATH and
 then exchanges one whole Ethernet frame per message, with no header, in both directions.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # --target-type=bess: the daemon serves one User-Mode Linux style peer on an AF_UNIX
 # SOCK_SEQPACKET socket (one Ethernet frame per message) instead of a namespace's tap.
 # bess-peer.py plays the peer:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # --cidr=10.8.0.0/24 -c: the namespace gets 10.8.0.100/24 and a default route via 10.8.0.2, the
 # host's loopback is reached through 10.8.0.2 and DNS is served at 10.8.0.3. A bad --cidr is
 # refused: exit 1 and a message naming the option.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # -c: lo up; tap up with the MTU and MAC given; network+100/24; default route via network+2.
 . "$(dirname "$0")/lib.sh"
 

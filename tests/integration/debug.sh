@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # --debug: timestamped lines on stderr for connection setup/teardown, forwards, API requests,
 # the port fast path, DHCP leases and DNS decisions - and never a payload. Without it, the
 # same traffic leaves nothing but the startup summary.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # DHCP: without -c, a client on the bare tap gets libslirp's first lease: 10.0.2.15/24 with
 # router 10.0.2.2 and DNS server 10.0.2.3.
 . "$(dirname "$0")/lib.sh"

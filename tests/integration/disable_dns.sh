@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # --disable-dns: 10.0.2.3 stops answering DNS queries and nothing reaches the host's
 # nameserver; the same setup without the option resolves (control).
 . "$(dirname "$0")/lib.sh"

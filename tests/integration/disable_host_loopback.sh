@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # --disable-host-loopback: the gateway 10.0.2.2 no longer leads to the host's 127.0.0.1
 # (TCP connections fail, UDP gets no answer, the servers see nothing); without it, it does.
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # DNS: queries to 10.0.2.3 are forwarded to the nameserver in the host's /etc/resolv.conf, and
 # a changed resolv.conf is picked up while the daemon runs (libslirp re-reads it).
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # -e/--exit-fd: data written to the exit fd does not stop the daemon; closing the write end
 # (the fd hangs up) makes it exit 0 promptly (within 1 s).
 . "$(dirname "$0")/lib.sh"

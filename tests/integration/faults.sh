@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Faults around the daemon, each of which it must survive or end cleanly:
 #  - every process of the namespace exits: the daemon exits within 1 s (non-zero), says why
 #    on stderr and removes its API socket (tap_gone.sh checks the exit without -a);

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Small network peers for the integration tests: echo servers, a DNS server, clients.
 
 Every server writes "ready" to stdout once it listens (tests wait for that line) and logs

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Integrity when the namespace routes the traffic on (as rootlesskit's namespace does for the
 # containers behind it): an inner namespace hangs off the container namespace by a veth pair
 # with a smaller MTU (1280), the container namespace forwards (and answers ARP for the inner

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # TCP data integrity through the tap, with its offloads on (the default: TSO and checksum
 # offload from the namespace, GSO into it) and with --no-offload, at namespace MTUs 1500, 9000
 # and 65520 (six daemons side by side):

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # UDP and ICMP integrity through the tap, with its offloads on (the default) and with
 # --no-offload, at namespace MTUs 1500, 9000 and 65520 (six daemons side by side). Every
 # datagram carries random bytes and must come back byte for byte (a lost one is resent up to

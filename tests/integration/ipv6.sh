@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # -6 -c: the namespace gets an IPv6 address in fd00::/64 (SLAAC from libslirp's router
 # advertisements) and a default route, and reaches a TCP server on the host's ::1 at fd00::2.
 # This must also hold when the namespace forwards IPv6 (as a container runtime's network

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # lib.sh - shared setup for the integration tests (sourced by every tests/integration/*.sh).
 #
 # Each test re-executes itself inside private "host" namespaces (network, mount, PID) so that

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # --netns-type=path: the target is a namespace file, not a PID. Both /proc/PID/ns/net with
 # --userns-path and a bind-mounted copy of the netns file work (configure + traffic).
 . "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The tap's offloads as the namespace sees them, and as the daemon sees its traffic:
 #  - by default `ip -d link show tap0` says vnet_hdr on, and `ethtool -k tap0` shows what
 #    TUNSETOFFLOAD enabled (TUN_F_CSUM|TUN_F_TSO4|TUN_F_TSO6): tx-checksumming,

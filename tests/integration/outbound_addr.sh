@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # --outbound-addr / --outbound-addr6: the daemon's host-side sockets use the given source
 # address, given as an address or as an interface name (the interface's address). A server on a
 # dummy interface (add_dummy_if) in the private host namespace logs which source each connection came from;

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The outbound fast path: TCP connections the namespace opens to the host (10.0.2.2 -> the
 # host's 127.0.0.1, fd00::2 -> ::1) or to addresses outside the virtual network are terminated
 # by the daemon and relayed to an ordinary host socket instead of going through libslirp

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # --pcap=FILE: every frame crossing the tap, both ways, in a file tcpdump reads.
 #   1. With the sandbox and the seccomp filter on (the file is opened before them and only
 #      written after): the file is mode 0600 and in the startup summary; tcpdump -r reads it

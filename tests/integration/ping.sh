@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # ICMP echo: the gateway 10.0.2.2 answers a ping sent from inside the namespace (the daemon
 # relays it with an unprivileged ping socket on the host side).
 . "$(dirname "$0")/lib.sh"

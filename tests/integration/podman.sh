@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Rootless podman with $SLIRPNS as its slirp4netns (network_cmd_path in containers.conf).
 #
 # Checks, with containers started by podman 4.x as the unprivileged test user:

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The port forwards' fast path (fastpath.c, relay.c), unprivileged: TCP clients on the host's
 # loopback are spliced to a socket inside the namespace; every other client stays on libslirp.
 # Through the fast path (forwards from -p and from add_hostfwd):

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # port_fast_path.sh again with --enable-sandbox --enable-seccomp: every fast-path check (big
 # transfers, half-close, backpressure, resets, the namespace's loopback out of reach, many
 # connections at once with no fd leak, IPv6, the libslirp path for other clients, and

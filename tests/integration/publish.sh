@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # -p/--publish: TCP, UDP and ephemeral forwards from the command line are open by the time the
 # ready fd is written, are listed by list_hostfwd with ids 1..3 (API forwards continue at 4),
 # and can be removed through the API. A bad spec, or one whose port is busy, exits 1 with a

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # -r/--ready-fd: "1" is written only once the daemon is ready: the tap is configured (its address
 # is present) and the -a API socket exists. A daemon that fails before that (a namespace that
 # does not exist) writes nothing and exits 1.

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # rootlesskit with $SLIRPNS as its slirp4netns:
 #   rootlesskit --net=slirp4netns --slirp4netns-binary=$SLIRPNS --port-driver=slirp4netns
 #               --slirp4netns-sandbox=true --slirp4netns-seccomp=true ...

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # --enable-sandbox --enable-seccomp, unprivileged: the daemon runs with a seccomp filter, no new
 # privileges, only CAP_NET_BIND_SERVICE (bounding set included), and a root that holds nothing
 # but what DNS needs (checked through /proc/PID/status and /proc/PID/root). Everything still

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # SIGTERM and SIGINT each make the daemon exit 0 promptly, and it removes its -a API socket.
 . "$(dirname "$0")/lib.sh"
 

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The quick version of make stress (tests/stress/run.sh), a few seconds long:
 #  - 200 simultaneous TCP connections from the namespace to a host server, each exchanging
 #    data, none failing;

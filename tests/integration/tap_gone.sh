@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # When the tap goes away, the daemon notices and exits (with a failure code) within about a
 # second, saying why on stderr, instead of idling or spinning on a dead tap fd. Two ways:
 #   deleted: the tap is deleted inside the namespace (the tap fd then reports an error);

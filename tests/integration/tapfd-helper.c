@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * tapfd-helper.c - open a tap in another process's namespaces and exec a command holding it.
  *

@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # --netns-type=tapfd: the caller opens the tap in the namespace (tapfd-helper) and passes the fd;
 # traffic flows through it. The test configures the address and route itself (-c is ignored).
 . "$(dirname "$0")/lib.sh"

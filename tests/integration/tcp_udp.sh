@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # TCP and UDP from the namespace reach services on the host's loopback through 10.0.2.2.
 . "$(dirname "$0")/lib.sh"
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Load generator for the stress tests (tests/stress/run.sh, tests/integration/stress_quick.sh).
 
 Single-threaded and non-blocking (selectors), so one process holds thousands of connections.

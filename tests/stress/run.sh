@@ -1,4 +1,5 @@
 #!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # run.sh - make stress: slirpns under load, churn and hostile API clients (not in make check;
 # tests/integration/stress_quick.sh and faults.sh are the quick versions). About 4 minutes.
 #

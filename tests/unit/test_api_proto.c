@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * test_api_proto.c - the API protocol (src/api_proto.c) as a pure function, and the parser of
  * libslirp's connection table (status_parse_connection_info() in src/status.c).

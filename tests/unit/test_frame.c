@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * test_frame.c - the tap offload helpers (src/frame.c): checksum arithmetic against a
  * byte-by-byte reference, completing NEEDS_CSUM checksums, raising the MSS of SYNs, and the

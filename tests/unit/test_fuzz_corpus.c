@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * test_fuzz_corpus.c - replays the fuzz corpus (tests/fuzz/corpus/) through the fuzz targets,
  * built with the normal compiler, so every seed and every crash reproducer kept there is a

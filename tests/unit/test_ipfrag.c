@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * test_ipfrag.c - IPv4 reassembly in front of libslirp (src/ipfrag.c): fragments in and out of
  * order, overlapping, lone last fragments (the order that crashes Debian's libslirp 4.7.0),

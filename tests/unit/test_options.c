@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * test_options.c - unit tests for the command-line parser (src/options.c) and the --version
  * text (src/version.c): every option in its short and long spelling, the defaults, every usage

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * test_relay.c - the byte relay between two stream sockets (src/relay.c), over real TCP.
  *

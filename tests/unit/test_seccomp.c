@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * test_seccomp.c - unit tests for the system call filter (src/seccomp.c), plus the sandbox's
  * one pure part, the walk that decides which directories DNS needs (src/sandbox.c).

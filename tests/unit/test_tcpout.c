@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * test_tcpout.c - the outbound fast path's TCP endpoint (src/tcpout.c), driven frame by frame.
  *
