@@ -56,6 +56,23 @@ SLIRPNS_BIN="$T/slirpns"
 cleanup() { rm -rf "$T"; }
 trap cleanup EXIT
 
+# Nothing the unprivileged user runs or reads may come from the source or build tree: a clone
+# in a 0700 home (/root, Debian's /home/USER) is unreadable to it. So the files tests hand to
+# it (helper.py, peers, tests/stress, contrib) are staged under $T, and TESTS_DIR points at
+# the staged copy from here on, with the same layout ($TESTS_DIR/../stress,
+# $TESTS_DIR/../../contrib). Built helpers (tapfd-helper) are copied by the tests that use them.
+# The test itself runs in $T, so no process inherits an unreadable working directory.
+stage_tree() {
+	local src=$TESTS_DIR/../..
+	mkdir -p "$T/tree/tests"
+	cp -r "$src/tests/integration" "$src/tests/stress" "$T/tree/tests/"
+	cp -r "$src/contrib" "$T/tree/"
+	chmod -R a+rX,go-w "$T/tree"
+	TESTS_DIR=$T/tree/tests/integration
+}
+stage_tree
+cd "$T"
+
 # --- the daemon under a wrapper: SLIRPNS_WRAPPER (make check-valgrind) ---
 # SLIRPNS_WRAPPER="valgrind --error-exitcode=99 ..." runs every daemon that start_slirpns starts
 # under that command (split into words). For valgrind, each daemon writes its report to
