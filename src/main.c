@@ -330,6 +330,7 @@ static void confine(const struct options *opt)
 	json_object_seed(0);
 	if (opt->sandbox && !sandbox_enter(opt, &err))
 		die("%s", err->message);
+	process_set_undumpable(); /* again: the sandbox's user namespace reset it */
 	if (opt->seccomp && !seccomp_apply(&err))
 		die("%s", err->message);
 }
@@ -339,6 +340,7 @@ int main(int argc, char **argv)
 	struct daemon d = {.tapfd = -1, .sigfd = -1, .targetfd = -1};
 	g_autoptr(GError) err = NULL;
 
+	process_set_undumpable(); /* before any fd or secret exists; children inherit it */
 	parse_or_exit(argc, argv, &d.opt);
 	check_fd("--exit-fd", d.opt.exit_fd);
 	check_fd("--ready-fd", d.opt.ready_fd);

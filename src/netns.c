@@ -216,7 +216,10 @@ static G_NORETURN void child_main(const struct options *opt, int sock)
 {
 	g_autoptr(GError) err = NULL;
 	int fd = -1;
-	if (netns_enter(opt, &err) && (fd = open_tap(opt->tapname, !opt->no_offload, &err)) >= 0 &&
+	bool entered = netns_enter(opt, &err);
+	if (entered)
+		process_set_undumpable(); /* entering the user namespace reset it (util.h) */
+	if (entered && (fd = open_tap(opt->tapname, !opt->no_offload, &err)) >= 0 &&
 	    (!opt->configure || configure(opt, &err)) && send_fd(sock, fd))
 		_exit(0);
 	const char *msg = err ? err->message : "send tap fd failed";

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -148,4 +149,11 @@ ssize_t unix_recv_fd(int sock, void *data, size_t len, int *fd, int flags, bool 
 	if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
 		memcpy(fd, CMSG_DATA(c), sizeof(int));
 	return n;
+}
+
+void process_set_undumpable(void)
+{
+	/* Cannot fail with these arguments; say so if a kernel ever disagrees. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		log_warn("prctl(PR_SET_DUMPABLE, 0): %s", g_strerror(errno));
 }

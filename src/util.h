@@ -40,6 +40,15 @@ ssize_t unix_send_fd(int sock, const void *data, size_t len, int fd, int flags);
  */
 ssize_t unix_recv_fd(int sock, void *data, size_t len, int *fd, int flags, bool *ctrunc);
 
+/*
+ * Make this process not dumpable (PR_SET_DUMPABLE 0): no process of the same uid may ptrace it
+ * or read its /proc/PID/mem, environ, fd or maps, and it leaves no core dump. The kernel sets
+ * the flag back to fs.suid_dumpable whenever our credentials change (setns() or unshare() of a
+ * user namespace, which the tap child, the port fast path's helper and the sandbox all do), so
+ * each of them calls this again after such a step, before any seccomp filter forbids prctl().
+ */
+void process_set_undumpable(void);
+
 /* Close *fd if it is open; for __attribute__((cleanup)). */
 void close_fdp(int *fd);
 #define autoclose_fd __attribute__((cleanup(close_fdp)))
