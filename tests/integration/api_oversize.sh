@@ -146,8 +146,11 @@ note "list_hostfwd beside the draining client: $ms ms"
 # the socket buffers hold), well before 256 MiB; the answer is still there to read.
 res=$(oversize fast $((256 << 20)))
 check "endless fast writer" "$res" 1
-jq -e '.sent >= 63 * 1048576 and .sent < 96 * 1048576' >/dev/null <<<"$res" ||
-	fail "endless fast writer: closed after $(jq .sent <<<"$res") bytes, want 63..96 MiB"
+# (Under a wrapper such as valgrind the 2 s bound may come first.)
+if [ "$SLIRPNS_SLOW" = 0 ]; then
+	jq -e '.sent >= 63 * 1048576 and .sent < 96 * 1048576' >/dev/null <<<"$res" ||
+		fail "endless fast writer: closed after $(jq .sent <<<"$res") bytes, want 63..96 MiB"
+fi
 alive "endless fast writer"
 # Trickling 1 KiB every 10 ms, with no end in sight: closed after ~2 s of draining.
 res=$(oversize trickle 0)
