@@ -7,8 +7,18 @@
  * with its own buffer, a request is complete at EOF (the client shut down its write side) or as
  * soon as the bytes received form a whole JSON object, a request over API_MAX_REQUEST is
  * answered with an error, and a client that takes longer than API_CLIENT_TIMEOUT_MS is dropped.
- * The answer is written without blocking (POLLOUT while it does not fit), then the connection
- * is shut down and closed. The meaning of requests lives in api_proto.c.
+ * The answer is written without blocking (POLLOUT while it does not fit), then our side is shut
+ * down (SHUT_WR). If the client had already shut down its side, we close at once; otherwise
+ * it may still be writing (an over-size request, or bytes after a whole object), and closing
+ * would make its write() fail with EPIPE before it gets to read the answer. So the client is
+ * drained: what it sends is read and discarded (into a static buffer, c->in never grows) until
+ * its EOF, API_DRAIN_MAX_BYTES or API_DRAIN_TIMEOUT_MS, whichever comes first, then closed. The
+ * bounds let a client that writes 16 MiB and then reads get its answer (AF_UNIX moves that in a
+ * few ms) while a client that never stops writing holds its slot for at most 2 s more. (On
+ * AF_UNIX a close does not destroy what the client has not read yet: the answer stays readable
+ * even if the bound is hit.) Each wakeup discards at most API_DRAIN_CHUNK_BUDGET bytes, so a
+ * fast writer does not starve packets or other clients; draining clients still count against
+ * API_MAX_CLIENTS. The meaning of requests lives in api_proto.c.
  *
  * The socket file is created with mode 0600 (a stale file at the path is replaced). Its
  * directory is kept open (O_PATH), so the file can be removed at exit with unlinkat() even
@@ -27,9 +37,13 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define API_CLIENT_TIMEOUT_MS 5000
-#define API_MAX_CLIENTS       1024
-#define API_READ_CHUNK        4096
+#define API_CLIENT_TIMEOUT_MS  5000
+#define API_MAX_CLIENTS        1024
+#define API_READ_CHUNK         4096
+#define API_DRAIN_MAX_BYTES    (64u << 20)
+#define API_DRAIN_TIMEOUT_MS   2000
+#define API_DRAIN_BUF          (64 * 1024)
+#define API_DRAIN_CHUNK_BUDGET (16 * API_DRAIN_BUF)
 
 struct api_client {
 	struct api_server *server;
@@ -38,6 +52,9 @@ struct api_client {
 	GByteArray *in;
 	char *out;
 	size_t out_len, out_done;
+	bool got_eof;   /* the client shut down its side: nothing to drain */
+	bool draining;  /* answered; discarding input until EOF or a bound */
+	size_t drained; /* bytes discarded so far */
 };
 
 struct api_server {
@@ -52,7 +69,8 @@ static void client_free(struct api_client *c)
 {
 	loop_unwatch(c->server->loop, c->watch);
 	close(c->fd);
-	g_byte_array_unref(c->in);
+	if (c->in != NULL)
+		g_byte_array_unref(c->in);
 	g_free(c->out);
 	g_free(c);
 }
@@ -62,7 +80,42 @@ static void client_drop(struct api_client *c)
 	g_hash_table_remove(c->server->clients, c); /* frees it */
 }
 
-/* Write what is left of the answer; close once all of it is out. */
+/* The answer is out: close, or first drain a client that may still be writing. */
+static void client_finish(struct api_client *c)
+{
+	shutdown(c->fd, SHUT_WR);
+	if (c->got_eof)
+		return client_drop(c);
+	c->draining = true;
+	g_clear_pointer(&c->in, g_byte_array_unref); /* up to API_MAX_REQUEST, no longer needed */
+	loop_watch_set_events(c->watch, POLLIN);
+	loop_watch_set_deadline(c->watch, loop_now_ms() + API_DRAIN_TIMEOUT_MS);
+}
+
+/* Discard what the client sends after its answer; close at EOF, an error or the byte bound. */
+static void client_drain(struct api_client *c)
+{
+	static char sink[API_DRAIN_BUF];
+	size_t budget = API_DRAIN_CHUNK_BUDGET;
+	while (budget > 0) {
+		ssize_t n = recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n <= 0)
+			return client_drop(c); /* EOF, or the client went away */
+		c->drained += (size_t)n;
+		budget -= (size_t)n < budget ? (size_t)n : budget;
+		if (c->drained >= API_DRAIN_MAX_BYTES) {
+			log_debug("api: closing a client still writing after %zu bytes discarded",
+			          c->drained);
+			return client_drop(c);
+		}
+	}
+}
+
+/* Write what is left of the answer; finish once all of it is out. */
 static void client_flush(struct api_client *c)
 {
 	while (c->out_done < c->out_len) {
@@ -75,11 +128,10 @@ static void client_flush(struct api_client *c)
 			return;
 		}
 		if (n < 0)
-			break; /* the client went away: nothing more to do */
+			return client_drop(c); /* the client went away: nothing more to do */
 		c->out_done += (size_t)n;
 	}
-	shutdown(c->fd, SHUT_WR);
-	client_drop(c);
+	client_finish(c);
 }
 
 /* --debug: the command a request names, if it is a plain word, and whether it succeeded. */
@@ -118,6 +170,7 @@ static void client_read(struct api_client *c)
 		if (n <= 0) { /* EOF (or an error): what we have is the request */
 			if (n < 0)
 				return client_drop(c);
+			c->got_eof = true;
 			return client_answer(c);
 		}
 		if (c->in->len > API_MAX_REQUEST)
@@ -130,8 +183,13 @@ static void client_read(struct api_client *c)
 static void on_client(struct loop *l, struct loop_watch *w, short revents, void *data)
 {
 	struct api_client *c = data;
-	if (revents == 0) /* deadline: a silent or slow client */
+	if (revents == 0) /* deadline: a silent or slow client, or one that writes on */
 		return client_drop(c);
+	if (c->draining) {
+		if (revents & (POLLIN | POLLHUP | POLLERR))
+			client_drain(c);
+		return;
+	}
 	if (c->out != NULL) {
 		if (revents & (POLLOUT | POLLERR | POLLHUP))
 			client_flush(c);
