@@ -7,7 +7,9 @@
  * Theory of operation
  *
  * main.c opens the file before the sandbox hides the file system: created or truncated, mode
- * 0600 (a capture holds the namespace's traffic), O_NONBLOCK. From then on the daemon needs
+ * 0600 (a capture holds the namespace's traffic), O_NONBLOCK. A symbolic link (O_NOFOLLOW),
+ * a file of another uid, or anything but a regular file or a FIFO is refused, and an existing
+ * file is emptied only once it is known to be ours. From then on the daemon needs
  * only writev(2) on that fd, which the seccomp filter allows. The file starts with the 24-byte
  * pcap header (native byte order, which readers detect from the magic number; microsecond
  * timestamps; link type Ethernet; snapshot length 262144, so no frame is cut). Each frame is
@@ -35,6 +37,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -72,12 +75,37 @@ static bool write_all(int fd, const void *buf, size_t len)
 	return n == (ssize_t)len;
 }
 
+/*
+ * The file must be ours: a regular file (emptied and made 0600 here) or a FIFO, owned by our
+ * uid. Another process of the user could otherwise point the capture at a file of someone
+ * else's that we may write (group-writable), or, through a symlink, at anything we may write.
+ */
+static bool check_capture_file(int fd, const char *path, GError **err)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return set_error(err, errno, "--pcap %s: fstat", path);
+	if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode))
+		return set_error(err, 0, "--pcap %s: not a regular file or a FIFO", path);
+	if (st.st_uid != geteuid())
+		return set_error(err, 0, "--pcap %s: owned by uid %u, not by us (uid %u)", path,
+		                 (unsigned)st.st_uid, (unsigned)geteuid());
+	if (S_ISREG(st.st_mode) && (ftruncate(fd, 0) < 0 || fchmod(fd, 0600) < 0))
+		return set_error(err, errno, "--pcap %s: truncate to a fresh 0600 file", path);
+	return true;
+}
+
 struct pcap *pcap_open(const char *path, uint64_t max_size, GError **err)
 {
+	/* No O_TRUNC: nothing is emptied before check_capture_file() says the file is ours. */
 	autoclose_fd int fd =
-	    open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
+	    open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY, 0600);
+	if (fd < 0 && errno == ELOOP)
+		return set_error(err, 0, "--pcap %s: is a symbolic link (refused)", path), NULL;
 	if (fd < 0)
 		return set_error(err, errno, "--pcap %s", path), NULL;
+	if (!check_capture_file(fd, path, err))
+		return NULL;
 	const struct pcap_file_hdr h = {
 	    .magic = PCAP_MAGIC_USEC,
 	    .version_major = 2,

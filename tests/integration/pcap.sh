@@ -10,6 +10,9 @@
 #      without complaint; one warning; the transfer itself intact.
 #   3. A file that cannot be created is an error at startup (exit 1, one line).
 #   4. A FIFO with a live tcpdump -r on the other end gets the frames as they pass.
+#   5. Files another process of the user could aim the capture at are refused, untouched: a
+#      symbolic link (even to a file of ours), a file another uid owns but we may write, a
+#      directory. An existing file of ours is emptied and made 0600.
 # Needs tcpdump (apt-get install tcpdump).
 . "$(dirname "$0")/lib.sh"
 
@@ -96,3 +99,29 @@ stop_slirpns
 wait_exit "$DUMP_PID" 5 || fail "tcpdump did not see the end of the FIFO"
 [ "$EXIT_RC" = 0 ] || fail "tcpdump on the FIFO exited $EXIT_RC: $(cat "$T/live.err")"
 note "live capture through a FIFO: $(wc -l <"$T/live.dump") frames"
+
+# --- 5. files that are not ours are refused, and left as they were ----------------------------
+refused() { # NAME PHRASE: --pcap=$T/NAME must fail with PHRASE
+	local rc=0
+	as_user "$SLIRPNS_BIN" -c --pcap="$T/$1" "$NSPID" tap0 >"$T/err" 2>&1 || rc=$?
+	[ "$rc" = 1 ] || fail "--pcap=$1: exit $rc, expected 1 (refused)"
+	grep -q "^slirpns: --pcap $T/$1: $2" "$T/err" || fail "--pcap=$1: unclear error: $(cat "$T/err")"
+}
+as_user sh -c "echo precious >'$T/target.txt' && ln -s '$T/target.txt' '$T/link.pcap'"
+refused link.pcap "is a symbolic link (refused)"
+[ "$(cat "$T/target.txt")" = precious ] || fail "the symlink's target was written to"
+as_user mkdir "$T/dir.pcap"
+refused dir.pcap "Is a directory"
+if [ "$RUN_AS_USER" = 1 ]; then
+	echo not-yours >"$T/root.pcap" # owned by root, writable by anyone
+	chmod 666 "$T/root.pcap"
+	refused root.pcap "owned by uid 0, not by us"
+	[ "$(cat "$T/root.pcap")" = not-yours ] || fail "another uid's file was emptied or written"
+fi
+as_user sh -c "head -c 100000 /dev/zero >'$T/old.pcap' && chmod 644 '$T/old.pcap'"
+start_slirpns -c --pcap="$T/old.pcap" "$NSPID" tap0
+[ "$(stat -c %a "$T/old.pcap")" = 600 ] || fail "an existing capture file kept mode $(stat -c %a "$T/old.pcap")"
+[ "$(stat -c %s "$T/old.pcap")" -lt 100000 ] || fail "an existing capture file was not emptied"
+stop_slirpns
+read_pcap "$T/old.pcap"
+note "refused: a symlink, a directory$([ "$RUN_AS_USER" = 1 ] && echo ", another uid's file"); an old file of ours emptied, mode 600"
