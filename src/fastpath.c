@@ -301,6 +301,20 @@ static void start_relay(struct fastpath *fp, int client, int ns, const struct so
 }
 
 /*
+ * The helper lives in the container's namespaces: what it sends is checked before it is used,
+ * as a compromised helper could send a file, a pipe or a socket of another kind. Closed if not.
+ */
+static bool trusted_fd(int fd, int domain, int type, int protocol, const char *what)
+{
+	g_autoptr(GError) err = NULL;
+	if (fd_check_socket(fd, domain, type, protocol, &err))
+		return true;
+	log_warn("port fast path: the helper sent a bad %s fd, ignored: %s", what, err->message);
+	close(fd);
+	return false;
+}
+
+/*
  * One answer from the helper: the socket, or -1 with *status 0 (no answer yet), -1 (the helper
  * is gone), HELPER_READY (its first word) or an errno (no socket for this request, or the
  * helper could not start). *idx says which family it answers.
@@ -320,7 +334,14 @@ static int recv_socket(struct fastpath *fp, int *status, int *idx)
 	if (answer[1] == 0) { /* the helper's first word: ready (0, maybe with the link events
 		               * socket) or why not */
 		*status = *status == 0 ? HELPER_READY : *status;
+		if (fd >= 0 && !trusted_fd(fd, AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, "link events"))
+			fd = -1; /* then lo is checked per client, as without the socket */
 		return fd;
+	}
+	if (fd >= 0 && !trusted_fd(fd, *idx ? AF_INET6 : AF_INET, SOCK_STREAM, IPPROTO_TCP,
+	                           "namespace socket")) {
+		*status = EBADMSG;
+		return -1;
 	}
 	/* No socket: the helper's errno, or none came through (we are out of fds). */
 	if (fd < 0 && *status == 0)

@@ -195,6 +195,23 @@ static bool send_fd(int sock, int fd)
 	return unix_send_fd(sock, "", 1, fd, 0) == 1;
 }
 
+/*
+ * The child ran in the container's namespaces: check that what it sent is a tun/tap device
+ * (a character device that answers TUNGETIFF, in tap mode) before the daemon uses it.
+ */
+static int check_tap_fd(int fd, GError **err)
+{
+	struct stat st;
+	struct ifreq ifr = {0};
+	if (fstat(fd, &st) < 0 || !S_ISCHR(st.st_mode) || ioctl(fd, TUNGETIFF, &ifr) < 0 ||
+	    !(ifr.ifr_flags & IFF_TAP)) {
+		close(fd);
+		set_error(err, 0, "receive tap fd: the namespace helper sent something else");
+		return -1;
+	}
+	return fd;
+}
+
 /* Receive either an fd (one byte plus SCM_RIGHTS) or an error text. */
 static int recv_fd(int sock, GError **err)
 {
@@ -206,7 +223,7 @@ static int recv_fd(int sock, GError **err)
 		return -1;
 	}
 	if (fd >= 0)
-		return fd;
+		return check_tap_fd(fd, err);
 	text[n] = '\0';
 	set_error(err, 0, "%s", n > 0 ? text : "namespace helper exited without a tap fd");
 	return -1;

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 bool slirpns_debug;
@@ -106,8 +107,10 @@ void close_fdp(int *fd)
 }
 
 /* One SCM_RIGHTS fd's worth of control buffer, aligned for struct cmsghdr. */
+/* Room for more fds than we ever send, so that extras are seen (and closed), not left over. */
+#define FD_CMSG_MAX 16
 union fd_cmsg {
-	char buf[CMSG_SPACE(sizeof(int))];
+	char buf[CMSG_SPACE(FD_CMSG_MAX * sizeof(int))];
 	struct cmsghdr align;
 };
 
@@ -118,7 +121,7 @@ ssize_t unix_send_fd(int sock, const void *data, size_t len, int fd, int flags)
 	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
 	if (fd >= 0) {
 		msg.msg_control = u.buf;
-		msg.msg_controllen = sizeof(u.buf);
+		msg.msg_controllen = CMSG_SPACE(sizeof(int));
 		struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
@@ -126,6 +129,56 @@ ssize_t unix_send_fd(int sock, const void *data, size_t len, int fd, int flags)
 		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
 	return sendmsg(sock, &msg, flags);
+}
+
+/*
+ * The peer may send more fds than the one we asked for, in one or several SCM_RIGHTS messages:
+ * keep the first, close every other (the kernel installed them in our table). What did not fit
+ * in the control buffer (MSG_CTRUNC) the kernel has already dropped.
+ */
+static void keep_first_fd(struct msghdr *msg, int *fd)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c != NULL; c = CMSG_NXTHDR(msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len < CMSG_LEN(0))
+			continue;
+		size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < count; i++) {
+			int got;
+			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (*fd < 0)
+				*fd = got;
+			else
+				close(got);
+		}
+	}
+}
+
+bool fd_check_socket(int fd, int domain, int type, int protocol, GError **err)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return set_error(err, errno, "fstat");
+	if (!S_ISSOCK(st.st_mode))
+		return set_error(err, 0, "not a socket (file type 0%o)", st.st_mode & S_IFMT);
+	const struct {
+		int opt, want;
+		const char *name;
+	} checks[] = {
+	    {SO_DOMAIN, domain, "domain"},
+	    {SO_TYPE, type, "type"},
+	    {SO_PROTOCOL, protocol, "protocol"},
+	};
+	for (size_t i = 0; i < G_N_ELEMENTS(checks); i++) {
+		int v = -1;
+		socklen_t len = sizeof(v);
+		if (getsockopt(fd, SOL_SOCKET, checks[i].opt, &v, &len) < 0)
+			return set_error(err, errno, "getsockopt(%s)", checks[i].name);
+		if (v != checks[i].want)
+			return set_error(err, 0, "socket %s %d, expected %d", checks[i].name, v,
+			                 checks[i].want);
+	}
+	return true;
 }
 
 ssize_t unix_recv_fd(int sock, void *data, size_t len, int *fd, int flags, bool *ctrunc)
@@ -145,9 +198,8 @@ ssize_t unix_recv_fd(int sock, void *data, size_t len, int *fd, int flags, bool 
 	*fd = -1;
 	if (ctrunc != NULL)
 		*ctrunc = n >= 0 && (msg.msg_flags & MSG_CTRUNC);
-	struct cmsghdr *c = n >= 0 ? CMSG_FIRSTHDR(&msg) : NULL;
-	if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-		memcpy(fd, CMSG_DATA(c), sizeof(int));
+	if (n >= 0)
+		keep_first_fd(&msg, fd);
 	return n;
 }
 

@@ -36,9 +36,12 @@ ssize_t unix_send_fd(int sock, const void *data, size_t len, int fd, int flags);
 /*
  * Receive up to len bytes and the fd attached to them, if any (*fd = -1 otherwise; received
  * fds are close-on-exec). Returns what recvmsg() returns (retrying on EINTR); *ctrunc tells
- * that an fd was sent but did not fit (we are out of fds).
+ * that an fd was sent but did not fit (we are out of fds). A peer that sends several fds gets
+ * the first kept and the others closed. Check what the fd is before trusting it.
  */
 ssize_t unix_recv_fd(int sock, void *data, size_t len, int *fd, int flags, bool *ctrunc);
+/* fd is a socket of this domain, type and protocol (SO_DOMAIN, SO_TYPE, SO_PROTOCOL). */
+bool fd_check_socket(int fd, int domain, int type, int protocol, GError **err);
 
 /*
  * Make this process not dumpable (PR_SET_DUMPABLE 0): no process of the same uid may ptrace it
