@@ -664,13 +664,13 @@ Test(options, bad_target_type)
 
 Test(options, bess_conflicts)
 {
-	FAILS("--target-type=bess cannot be used with --configure", "--target-type=bess", "-c",
+	FAILS("--configure conflicts with --target-type=bess", "--target-type=bess", "-c",
 	      "/tmp/b");
-	FAILS("--target-type=bess cannot be used with --netns-type", "--target-type=bess",
+	FAILS("--netns-type conflicts with --target-type=bess", "--target-type=bess",
 	      "--netns-type=pid", "/tmp/b");
-	FAILS("--target-type=bess cannot be used with --netns-type", "--netns-type=path",
+	FAILS("--netns-type conflicts with --target-type=bess", "--netns-type=path",
 	      "--target-type=bess", "/tmp/b");
-	FAILS("--target-type=bess cannot be used with --userns-path", "--target-type=bess",
+	FAILS("--userns-path conflicts with --target-type=bess", "--target-type=bess",
 	      "--userns-path=/proc/1/ns/user", "/tmp/b");
 	FAILS("exactly one argument", "--target-type=bess");
 	FAILS("exactly one argument", "--target-type=bess", "/tmp/b", "tap0");
