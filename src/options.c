@@ -719,15 +719,16 @@ static const char *long_name(int val)
  */
 static void getopt_error(int ret, const char *word, GError **err)
 {
+	/* The phrases are glibc's, which slirp4netns lets getopt_long() print. */
 	if (ret == ':') {
 		/* Missing argument: the option was the last word, so word is that option. */
 		const char *name = long_name(optopt);
 		if (g_str_has_prefix(word, "--") && name != NULL)
-			fail(err, "option --%s requires an argument", name);
+			fail(err, "option '--%s' requires an argument", name);
 		else
-			fail(err, "option -%c requires an argument", optopt);
+			fail(err, "-%c: option requires an argument -- '%c'", optopt, optopt);
 	} else if (optopt == 0 && (!g_str_has_prefix(word, "--") || word[2] == '=')) {
-		fail(err, "unknown option %s", word); /* "--=x", or not from glibc */
+		fail(err, "unrecognized option '%s'", word); /* "--=x", or not from glibc */
 	} else if (optopt == 0) {
 		/* An unknown or ambiguous long option. */
 		const char *name = word + 2;
@@ -735,22 +736,24 @@ static void getopt_error(int ret, const char *word, GError **err)
 		g_autoptr(GString) matches = g_string_new(NULL);
 		int n = 0;
 		for (const struct option *o = long_opts; o->name != NULL; o++)
-			if (len > 0 && strncmp(o->name, name, len) == 0)
-				g_string_append_printf(matches, "%s--%s", n++ ? ", " : "", o->name);
+			if (len > 0 && strncmp(o->name, name, len) == 0) {
+				g_string_append_printf(matches, " '--%s'", o->name);
+				n++;
+			}
 		if (n > 1)
-			fail(err, "option --%.*s is ambiguous (%s)", len, name, matches->str);
+			fail(err, "option '%s' is ambiguous; possibilities:%s", word, matches->str);
 		else
-			fail(err, "unknown option --%.*s", len, name);
+			fail(err, "unrecognized option '%s'", word);
 	} else if (long_name(optopt) != NULL) {
 		/*
 		 * Only a long option given "=VALUE" it does not take gets here with a known value:
 		 * our short options without an argument cannot fail.
 		 */
-		fail(err, "option --%s does not take an argument", long_name(optopt));
+		fail(err, "option '--%s' doesn't allow an argument", long_name(optopt));
 	} else if (optopt > ' ' && optopt < 0x7f) {
-		fail(err, "unknown option -%c", optopt);
+		fail(err, "-%c: invalid option -- '%c'", optopt, optopt);
 	} else {
-		fail(err, "unknown option character 0x%02x", optopt & 0xff);
+		fail(err, "invalid option -- character 0x%02x", optopt & 0xff);
 	}
 }
 

@@ -764,14 +764,15 @@ Test(options, unknown_options)
 	FAILS("-x", "--mtu=1500", "-xc", "1"); /* an error in a cluster after a long option */
 	FAILS("-W", "-W", "foo", "1");
 	FAILS("-:", "-:", "1");
-	FAILS("unknown option", "-:", "1"); /* ':' is in the getopt string, but not an option */
-	FAILS("-b", "1", "tap0", "-b");     /* after the positional arguments too */
+	FAILS("invalid option -- ':'",
+	      "-:", "1");               /* ':' is in the getopt string, but not an option */
+	FAILS("-b", "1", "tap0", "-b"); /* after the positional arguments too */
 	FAILS("--cidr7", "--cidr7=10.0.0.0/8", "1");
-	FAILS("unknown option", "--cidr7=10.0.0.0/8", "1");
-	FAILS("unknown option", "-cx", "1");
-	FAILS("unknown option", "--mtu=1500", "-xc", "1");
+	FAILS("unrecognized option '--cidr7=10.0.0.0/8'", "--cidr7=10.0.0.0/8", "1");
+	FAILS("invalid option -- 'x'", "-cx", "1");
+	FAILS("invalid option -- 'x'", "--mtu=1500", "-xc", "1");
 	/* a non-ASCII option character, in the middle of a word (getopt reads bytes) */
-	FAILS("unknown option", "-\xc3\xa9", "1");
+	FAILS("invalid option -- character 0xc3", "-\xc3\xa9", "1");
 	cr_assert_null(strstr(err->message, "slirpns"), "%s", err->message);
 }
 
@@ -796,8 +797,8 @@ Test(options, ambiguous_abbreviations)
 Test(options, odd_option_words)
 {
 	FAILS("--=x", "--=x", "1");
-	FAILS("unknown option", "-\x01", "1");
-	FAILS("unknown option", "- ", "1");
+	FAILS("invalid option -- character 0x01", "-\x01", "1");
+	FAILS("invalid option -- character 0x20", "- ", "1");
 }
 
 Test(options, option_given_an_argument_it_does_not_take)
@@ -1055,6 +1056,35 @@ Test(s4n_messages, netns_too_many_arguments)
 {
 	/* slirp4netns only warns "WARNING: too many arguments" here; we refuse them. */
 	FAILS("too many arguments", "1", "tap0", "extra");
+}
+
+Test(s4n_messages, getopt_unrecognized_option)
+{
+	/* slirp4netns lets glibc's getopt_long() report these; its wording, then */
+	FAILS("unrecognized option '--bogus'", "--bogus", "1");
+	FAILS("unrecognized option '--bogus=3'", "--bogus=3", "1");
+}
+
+Test(s4n_messages, getopt_invalid_option)
+{
+	FAILS("invalid option -- 'x'", "-x", "1");
+}
+
+Test(s4n_messages, getopt_requires_an_argument)
+{
+	FAILS("option '--mtu' requires an argument", "1", "--mtu");
+	FAILS("option requires an argument -- 'm'", "1", "-m");
+}
+
+Test(s4n_messages, getopt_ambiguous)
+{
+	FAILS("option '--enable' is ambiguous; possibilities: '--enable-ipv6'", "--enable", "1");
+}
+
+Test(s4n_messages, getopt_does_not_allow_an_argument)
+{
+	FAILS("option '--configure' doesn't allow an argument", "--configure=yes", "1");
+	FAILS("option '--configure' doesn't allow an argument", "--conf=yes", "1");
 }
 
 /* These two slirp4netns checks while parsing; we when opening the namespaces (netns_enter). */
