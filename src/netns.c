@@ -55,10 +55,13 @@ static bool same_ns(int fd, const char *self)
 	       a.st_ino == b.st_ino;
 }
 
-static int open_ns(const char *path, GError **err)
+/* what: slirp4netns's words for a path given by the user that is not there, or NULL. */
+static int open_ns(const char *path, const char *what, GError **err)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	if (fd < 0 && what != NULL && errno == ENOENT)
+		set_error(err, errno, "%s: %s", what, path);
+	else if (fd < 0)
 		set_error(err, errno, "open %s", path);
 	return fd;
 }
@@ -76,9 +79,14 @@ bool netns_enter(const struct options *opt, GError **err)
 		netns_path = g_strdup(opt->target_path);
 	}
 	autoclose_fd int userns = -1;
-	if (userns_path != NULL && (userns = open_ns(userns_path, err)) < 0)
+	/* slirp4netns checks that the paths exist while it parses the command line. */
+	const char *userns_what = opt->userns_path ? "userns path doesn't exist" : NULL;
+	if (userns_path != NULL && (userns = open_ns(userns_path, userns_what, err)) < 0)
 		return false;
-	autoclose_fd int netns = open_ns(netns_path, err);
+	autoclose_fd int netns = open_ns(
+	    netns_path,
+	    opt->netns_type == NETNS_PATH ? "existing path expected when --netns-type=path" : NULL,
+	    err);
 	if (netns < 0)
 		return false;
 	if (userns >= 0 && !same_ns(userns, "/proc/self/ns/user") &&

@@ -19,6 +19,7 @@
 #include <net/if.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 G_DEFINE_QUARK(slirpns - error - quark, slirpns_error)
 
@@ -166,27 +167,57 @@ struct in_addr addr4_offset(struct in_addr net, uint32_t n)
 	return a;
 }
 
+/* n decimal digits, min <= n <= max, at s; the number of characters taken, or 0. */
+static size_t digits(const char *s, size_t min, size_t max)
+{
+	size_t n = 0;
+	while (n < max && s[n] >= '0' && s[n] <= '9')
+		n++;
+	return n >= min ? n : 0;
+}
+
+/* The shape slirp4netns's --cidr takes: four dot-separated 1-3 digit groups, '/', 1-2 digits. */
+static bool cidr4_shaped(const char *s)
+{
+	for (int i = 0; i < 4; i++) {
+		size_t n = digits(s, 1, 3);
+		if (n == 0 || s[n] != (i < 3 ? '.' : '/'))
+			return false;
+		s += n + 1;
+	}
+	size_t n = digits(s, 1, 2);
+	return n != 0 && s[n] == '\0';
+}
+
+/*
+ * The messages contain slirp4netns's ("invalid CIDR", "invalid network address", "prefix length
+ * needs to be 1-25", "CIDR needs to be a network address like ...") for scripts that grep them.
+ */
 bool parse_cidr4(const char *s, struct in_addr *net, struct in_addr *mask, unsigned *prefix,
                  GError **err)
 {
+	if (!cidr4_shaped(s))
+		return fail(
+		    err, "--cidr: invalid CIDR: %s (expected ADDRESS/PREFIX, like 10.0.2.0/24)", s);
 	const char *slash = strchr(s, '/');
-	if (slash == NULL)
-		return fail(err, "--cidr: '%s' is not ADDRESS/PREFIX", s);
 	g_autofree char *addr = g_strndup(s, slash - s);
 	unsigned long p;
 	struct in_addr a;
 	if (inet_pton(AF_INET, addr, &a) != 1)
-		return fail(err, "--cidr: '%s' is not an IPv4 address", addr);
-	if (!parse_uint(slash + 1, 32, &p))
-		return fail(err, "--cidr: '%s' is not a prefix length", slash + 1);
+		return fail(err, "--cidr: invalid network address: %s (not an IPv4 address)", addr);
+	if (!parse_uint(slash + 1, 99, &p))
+		return fail(err, "--cidr: invalid prefix length: %s", slash + 1);
 	/* The namespace gets network+100, so the host part must hold at least that. */
 	if (p < 1 || p > 25)
-		return fail(err,
-		            "--cidr: prefix length must be 1 to 25 (network+100 must fit), got %lu",
-		            p);
+		return fail(
+		    err, "--cidr: prefix length needs to be 1-25 (network+100 must fit), got %lu",
+		    p);
 	uint32_t m = p == 0 ? 0 : 0xffffffffu << (32 - p);
 	if ((ntohl(a.s_addr) & ~m) != 0)
-		return fail(err, "--cidr: %s is not a network address (host bits set)", s);
+		return fail(err,
+		            "--cidr: CIDR needs to be a network address like 10.0.2.0/24, not like "
+		            "10.0.2.100/24 (%s has host bits set)",
+		            s);
 	net->s_addr = a.s_addr;
 	mask->s_addr = htonl(m);
 	*prefix = p;
@@ -327,6 +358,13 @@ static bool iface_addr(const char *ifname, int family, struct sockaddr_storage *
 	return found;
 }
 
+/*
+ * slirp4netns's messages, verbatim for scripts that grep them; for --outbound-addr6 too it says
+ * "outbound-addr" and "ipv4", and misspells "interface".
+ */
+#define OUTBOUND4_MSG "outbound-addr has to be valid ipv4 address or interface name."
+#define OUTBOUND6_MSG "outbound-addr has to be valid ipv4 address or iterface name."
+
 static bool parse_outbound4(const char *s, struct options *opt, GError **err)
 {
 	struct sockaddr_storage ss = {0};
@@ -338,9 +376,13 @@ static bool parse_outbound4(const char *s, struct options *opt, GError **err)
 	}
 	if (if_nametoindex(s) == 0)
 		return fail(err,
-		            "--outbound-addr: '%s' is neither an IPv4 address nor an interface", s);
+		            "--outbound-addr: " OUTBOUND4_MSG
+		            " ('%s' is neither an IPv4 address nor an interface)",
+		            s);
 	if (!iface_addr(s, AF_INET, &ss))
-		return fail(err, "--outbound-addr: interface %s has no IPv4 address", s);
+		return fail(err,
+		            "--outbound-addr: " OUTBOUND4_MSG " (interface %s has no IPv4 address)",
+		            s);
 	memcpy(&opt->outbound_addr, &ss, sizeof(opt->outbound_addr));
 	opt->outbound_addr.sin_port = 0;
 	opt->has_outbound_addr = true;
@@ -358,21 +400,26 @@ static bool parse_outbound6(const char *s, struct options *opt, GError **err)
 	}
 	/* slirp4netns looks up the interface's IPv4 address here; we use its IPv6 address. */
 	if (if_nametoindex(s) == 0)
-		return fail(
-		    err, "--outbound-addr6: '%s' is neither an IPv6 address nor an interface", s);
+		return fail(err,
+		            "--outbound-addr6: " OUTBOUND6_MSG
+		            " ('%s' is neither an IPv6 address nor an interface)",
+		            s);
 	if (!iface_addr(s, AF_INET6, &ss))
-		return fail(err, "--outbound-addr6: interface %s has no IPv6 address", s);
+		return fail(
+		    err, "--outbound-addr6: " OUTBOUND6_MSG " (interface %s has no IPv6 address)",
+		    s);
 	memcpy(&opt->outbound_addr6, &ss, sizeof(opt->outbound_addr6));
 	opt->outbound_addr6.sin6_port = 0;
 	opt->has_outbound_addr6 = true;
 	return true;
 }
 
-static bool parse_fd_arg(const char *name, const char *s, int *fd, GError **err)
+/* what: the complaint, slirp4netns's where it has one ("exit-fd must be ..."). */
+static bool parse_fd_arg(const char *name, const char *what, const char *s, int *fd, GError **err)
 {
 	unsigned long v;
 	if (!parse_uint(s, INT32_MAX, &v))
-		return fail(err, "%s: '%s' is not a file descriptor number", name, s);
+		return fail(err, "%s: %s, got '%s'", name, what, s);
 	*fd = (int)v;
 	return true;
 }
@@ -424,13 +471,19 @@ static bool apply_option(int c, const char *arg, struct options *opt, bool *mac_
 		opt->configure = true;
 		return true;
 	case 'e':
-		return parse_fd_arg("--exit-fd", arg, &opt->exit_fd, err);
+		return parse_fd_arg("--exit-fd", "exit-fd must be a non-negative integer", arg,
+		                    &opt->exit_fd, err);
 	case 'r':
-		return parse_fd_arg("--ready-fd", arg, &opt->ready_fd, err);
+		return parse_fd_arg("--ready-fd", "ready-fd must be a non-negative integer", arg,
+		                    &opt->ready_fd, err);
 	case 'm':
+		/* slirp4netns takes 1-67 too, but libslirp needs 68 for IPv4 (RFC 791). */
 		if (!parse_uint(arg, 65521, &v) || v < 68)
-			return fail(err, "--mtu: MTU must be an integer from 68 to 65521, got '%s'",
-			            arg);
+			return fail(
+			    err,
+			    "--mtu: MTU must be a positive integer (< 65522), and at least 68, "
+			    "got '%s'",
+			    arg);
 		opt->mtu = (unsigned)v;
 		return true;
 	case OPT_CIDR:
@@ -443,6 +496,10 @@ static bool apply_option(int c, const char *arg, struct options *opt, bool *mac_
 	case 'a':
 		if (*arg == '\0')
 			return fail(err, "--api-socket: empty path");
+		if (strlen(arg) >= sizeof(((struct sockaddr_un *)NULL)->sun_path))
+			return fail(
+			    err, "--api-socket: the specified API socket path is too long (>= %zu)",
+			    sizeof(((struct sockaddr_un *)NULL)->sun_path));
 		g_free(opt->api_socket);
 		opt->api_socket = g_strdup(arg);
 		return true;
@@ -486,9 +543,12 @@ static bool apply_option(int c, const char *arg, struct options *opt, bool *mac_
 		return true;
 	case OPT_MACADDRESS:
 		if (!parse_mac(arg, opt->mac))
-			return fail(err,
-			            "--macaddress: '%s' is not a MAC address (xx:xx:xx:xx:xx:xx)",
-			            arg);
+			return fail(
+			    err,
+			    "--macaddress: \"%s\" is an invalid MAC address.%s macaddress has "
+			    "to be a valid MAC address (hex string, 6 bytes, each byte separated "
+			    "by a ':').",
+			    arg, strlen(arg) > 17 ? "  Is it too long?" : "");
 		if (opt->mac[0] & 1)
 			return fail(err, "--macaddress: %s is a multicast address", arg);
 		static const uint8_t zero_mac[6];
@@ -521,7 +581,11 @@ static bool apply_option(int c, const char *arg, struct options *opt, bool *mac_
 		else if (strcmp(arg, "bess") == 0)
 			opt->target_type = TARGET_BESS;
 		else
-			return fail(err, "--target-type: '%s' is not netns or bess", arg);
+			return fail(
+			    err,
+			    "--target-type: --target-type must be either \"netns\" or \"bess\", "
+			    "got '%s'",
+			    arg);
 		return true;
 	case OPT_PCAP:
 		if (*arg == '\0')
@@ -577,8 +641,11 @@ static bool apply_positional(int n, char *const args[], struct options *opt, GEr
 	switch (opt->netns_type) {
 	case NETNS_PID:
 		if (!parse_uint(args[0], INT32_MAX, &v) || v == 0)
-			return fail(err, "'%s' is not a PID (use --netns-type=path for a path)",
-			            args[0]);
+			return fail(
+			    err,
+			    "PID must be a positive integer, got '%s' (use --netns-type=path for "
+			    "a path)",
+			    args[0]);
 		opt->target_pid = (pid_t)v;
 		break;
 	case NETNS_PATH:
@@ -587,7 +654,8 @@ static bool apply_positional(int n, char *const args[], struct options *opt, GEr
 		opt->target_path = g_strdup(args[0]);
 		break;
 	case NETNS_TAPFD:
-		if (!parse_fd_arg("--netns-type=tapfd", args[0], &opt->target_tapfd, err))
+		if (!parse_fd_arg("--netns-type=tapfd", "FD must be a non-negative integer",
+		                  args[0], &opt->target_tapfd, err))
 			return false;
 		break;
 	case NETNS_NONE: /* only --target-type=bess sets it, and apply_bess() takes over */
@@ -608,11 +676,17 @@ static bool apply_bess(int n, char *const args[], struct options *opt, bool netn
                        GError **err)
 {
 	if (opt->configure)
-		return fail(err, "--target-type=bess cannot be used with --configure");
+		return fail(err, "--configure conflicts with --target-type=bess");
 	if (netns_given)
-		return fail(err, "--target-type=bess cannot be used with --netns-type");
+		return fail(err, "--netns-type conflicts with --target-type=bess");
 	if (opt->userns_path != NULL)
-		return fail(err, "--target-type=bess cannot be used with --userns-path");
+		return fail(err, "--userns-path conflicts with --target-type=bess");
+	if (n > 1)
+		return fail(
+		    err,
+		    "too many arguments (--target-type=bess takes exactly one argument, the "
+		    "socket PATH; got %d)",
+		    n);
 	if (n != 1)
 		return fail(err,
 		            "--target-type=bess takes exactly one argument, the socket PATH "
@@ -620,6 +694,10 @@ static bool apply_bess(int n, char *const args[], struct options *opt, bool netn
 		            n);
 	if (*args[0] == '\0')
 		return fail(err, "--target-type=bess: empty socket path");
+	if (strlen(args[0]) >= sizeof(((struct sockaddr_un *)NULL)->sun_path))
+		return fail(
+		    err, "--target-type=bess: the specified BESS socket path is too long (>= %zu)",
+		    sizeof(((struct sockaddr_un *)NULL)->sun_path));
 	opt->netns_type = NETNS_NONE;
 	opt->bess_path = g_strdup(args[0]);
 	return true;
@@ -641,15 +719,16 @@ static const char *long_name(int val)
  */
 static void getopt_error(int ret, const char *word, GError **err)
 {
+	/* The phrases are glibc's, which slirp4netns lets getopt_long() print. */
 	if (ret == ':') {
 		/* Missing argument: the option was the last word, so word is that option. */
 		const char *name = long_name(optopt);
 		if (g_str_has_prefix(word, "--") && name != NULL)
-			fail(err, "option --%s requires an argument", name);
+			fail(err, "option '--%s' requires an argument", name);
 		else
-			fail(err, "option -%c requires an argument", optopt);
+			fail(err, "-%c: option requires an argument -- '%c'", optopt, optopt);
 	} else if (optopt == 0 && (!g_str_has_prefix(word, "--") || word[2] == '=')) {
-		fail(err, "unknown option %s", word); /* "--=x", or not from glibc */
+		fail(err, "unrecognized option '%s'", word); /* "--=x", or not from glibc */
 	} else if (optopt == 0) {
 		/* An unknown or ambiguous long option. */
 		const char *name = word + 2;
@@ -657,22 +736,24 @@ static void getopt_error(int ret, const char *word, GError **err)
 		g_autoptr(GString) matches = g_string_new(NULL);
 		int n = 0;
 		for (const struct option *o = long_opts; o->name != NULL; o++)
-			if (len > 0 && strncmp(o->name, name, len) == 0)
-				g_string_append_printf(matches, "%s--%s", n++ ? ", " : "", o->name);
+			if (len > 0 && strncmp(o->name, name, len) == 0) {
+				g_string_append_printf(matches, " '--%s'", o->name);
+				n++;
+			}
 		if (n > 1)
-			fail(err, "option --%.*s is ambiguous (%s)", len, name, matches->str);
+			fail(err, "option '%s' is ambiguous; possibilities:%s", word, matches->str);
 		else
-			fail(err, "unknown option --%.*s", len, name);
+			fail(err, "unrecognized option '%s'", word);
 	} else if (long_name(optopt) != NULL) {
 		/*
 		 * Only a long option given "=VALUE" it does not take gets here with a known value:
 		 * our short options without an argument cannot fail.
 		 */
-		fail(err, "option --%s does not take an argument", long_name(optopt));
+		fail(err, "option '--%s' doesn't allow an argument", long_name(optopt));
 	} else if (optopt > ' ' && optopt < 0x7f) {
-		fail(err, "unknown option -%c", optopt);
+		fail(err, "-%c: invalid option -- '%c'", optopt, optopt);
 	} else {
-		fail(err, "unknown option character 0x%02x", optopt & 0xff);
+		fail(err, "invalid option -- character 0x%02x", optopt & 0xff);
 	}
 }
 
@@ -703,7 +784,9 @@ int options_parse(int argc, char *const argv[], struct options *opt, GError **er
 		return -1;
 	}
 	if (mac_given && !opt->configure) {
-		fail(err, "--macaddress can only be used with --configure");
+		fail(err,
+		     "--macaddress: --macaddr cannot be specified when --configure or -c is not "
+		     "specified");
 		return -1;
 	}
 	opt->has_mac = mac_given;

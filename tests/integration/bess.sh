@@ -30,9 +30,9 @@ refused_args() { # NEEDLE ARGS...: the daemon exits 1 at once with NEEDLE in its
 	[ "$rc" = 1 ] || fail "slirpns $* exited $rc, expected 1"
 	grep -qF -- "$needle" "$T/err" || fail "slirpns $*: no '$needle' in: $(cat "$T/err")"
 }
-refused_args "cannot be used with --configure" --target-type=bess -c "$SOCK"
-refused_args "cannot be used with --netns-type" --target-type=bess --netns-type=path "$SOCK"
-refused_args "cannot be used with --userns-path" --target-type=bess --userns-path=/x "$SOCK"
+refused_args "--configure conflicts with --target-type=bess" --target-type=bess -c "$SOCK"
+refused_args "--netns-type conflicts with --target-type=bess" --target-type=bess --netns-type=path "$SOCK"
+refused_args "--userns-path conflicts with --target-type=bess" --target-type=bess --userns-path=/x "$SOCK"
 refused_args "exactly one argument" --target-type=bess
 refused_args "exactly one argument" --target-type=bess "$SOCK" tap0
 as_user touch "$T/not-a-socket"

@@ -6,6 +6,7 @@
  * addr4_offset), and the --help / --version texts that podman and rootlesskit read.
  */
 #include "config.h"
+#include "netns.h"
 #include "options.h"
 #include "version.h"
 
@@ -34,6 +35,7 @@ static void teardown(void)
 
 TestSuite(options, .init = setup, .fini = teardown);
 TestSuite(helpers, .init = setup, .fini = teardown);
+TestSuite(s4n_messages, .init = setup, .fini = teardown);
 TestSuite(texts);
 
 static int parse_argv(int argc, char **argv)
@@ -664,13 +666,13 @@ Test(options, bad_target_type)
 
 Test(options, bess_conflicts)
 {
-	FAILS("--target-type=bess cannot be used with --configure", "--target-type=bess", "-c",
+	FAILS("--configure conflicts with --target-type=bess", "--target-type=bess", "-c",
 	      "/tmp/b");
-	FAILS("--target-type=bess cannot be used with --netns-type", "--target-type=bess",
+	FAILS("--netns-type conflicts with --target-type=bess", "--target-type=bess",
 	      "--netns-type=pid", "/tmp/b");
-	FAILS("--target-type=bess cannot be used with --netns-type", "--netns-type=path",
+	FAILS("--netns-type conflicts with --target-type=bess", "--netns-type=path",
 	      "--target-type=bess", "/tmp/b");
-	FAILS("--target-type=bess cannot be used with --userns-path", "--target-type=bess",
+	FAILS("--userns-path conflicts with --target-type=bess", "--target-type=bess",
 	      "--userns-path=/proc/1/ns/user", "/tmp/b");
 	FAILS("exactly one argument", "--target-type=bess");
 	FAILS("exactly one argument", "--target-type=bess", "/tmp/b", "tap0");
@@ -762,14 +764,15 @@ Test(options, unknown_options)
 	FAILS("-x", "--mtu=1500", "-xc", "1"); /* an error in a cluster after a long option */
 	FAILS("-W", "-W", "foo", "1");
 	FAILS("-:", "-:", "1");
-	FAILS("unknown option", "-:", "1"); /* ':' is in the getopt string, but not an option */
-	FAILS("-b", "1", "tap0", "-b");     /* after the positional arguments too */
+	FAILS("invalid option -- ':'",
+	      "-:", "1");               /* ':' is in the getopt string, but not an option */
+	FAILS("-b", "1", "tap0", "-b"); /* after the positional arguments too */
 	FAILS("--cidr7", "--cidr7=10.0.0.0/8", "1");
-	FAILS("unknown option", "--cidr7=10.0.0.0/8", "1");
-	FAILS("unknown option", "-cx", "1");
-	FAILS("unknown option", "--mtu=1500", "-xc", "1");
+	FAILS("unrecognized option '--cidr7=10.0.0.0/8'", "--cidr7=10.0.0.0/8", "1");
+	FAILS("invalid option -- 'x'", "-cx", "1");
+	FAILS("invalid option -- 'x'", "--mtu=1500", "-xc", "1");
 	/* a non-ASCII option character, in the middle of a word (getopt reads bytes) */
-	FAILS("unknown option", "-\xc3\xa9", "1");
+	FAILS("invalid option -- character 0xc3", "-\xc3\xa9", "1");
 	cr_assert_null(strstr(err->message, "slirpns"), "%s", err->message);
 }
 
@@ -794,8 +797,8 @@ Test(options, ambiguous_abbreviations)
 Test(options, odd_option_words)
 {
 	FAILS("--=x", "--=x", "1");
-	FAILS("unknown option", "-\x01", "1");
-	FAILS("unknown option", "- ", "1");
+	FAILS("invalid option -- character 0x01", "-\x01", "1");
+	FAILS("invalid option -- character 0x20", "- ", "1");
 }
 
 Test(options, option_given_an_argument_it_does_not_take)
@@ -892,6 +895,219 @@ Test(options, bad_outbound_addr)
 	FAILS("--outbound-addr6", "--outbound-addr6=no-such-if0", "1");
 	FAILS("--outbound-addr6", "--outbound-addr6=192.0.2.1", "1");
 	FAILS("--outbound-addr6", "--outbound-addr6=", "1");
+}
+
+/* ---- slirp4netns 1.2's messages ------------------------------------------------------------ */
+
+/*
+ * Scripts and test suites written against slirp4netns grep its messages, so each of its
+ * command-line errors is contained verbatim in ours (issue 14): one test per message.
+ */
+
+Test(s4n_messages, exit_fd)
+{
+	FAILS("exit-fd must be a non-negative integer", "--exit-fd=-1", "1");
+	FAILS("exit-fd must be a non-negative integer", "-e", "x", "1");
+}
+
+Test(s4n_messages, ready_fd)
+{
+	FAILS("ready-fd must be a non-negative integer", "--ready-fd=-1", "1");
+	FAILS("ready-fd must be a non-negative integer", "-r", "x", "1");
+}
+
+Test(s4n_messages, mtu)
+{
+	FAILS("MTU must be a positive integer (< 65522)", "--mtu=65522", "1");
+	FAILS("MTU must be a positive integer (< 65522)", "--mtu=0", "1");
+	FAILS("MTU must be a positive integer (< 65522)", "-m", "abc", "1");
+	FAILS("MTU must be a positive integer (< 65522)", "--mtu=67", "1"); /* ours: at least 68 */
+}
+
+Test(s4n_messages, cidr_invalid)
+{
+	FAILS("invalid CIDR", "--cidr", "24", "1");
+	FAILS("invalid CIDR", "--cidr", "foo", "1");
+	FAILS("invalid CIDR", "--cidr", "10.0.2.0", "1");
+	FAILS("invalid CIDR: 10.0.2.0", "--cidr", "10.0.2.0", "1");
+	FAILS("invalid CIDR", "--cidr=10.0.2/24", "1");
+	FAILS("invalid CIDR", "--cidr=10.0.2.0/", "1");
+	FAILS("invalid CIDR", "--cidr=10.0.2.0/x", "1");
+	FAILS("invalid CIDR", "--cidr=10.0.2.0/024", "1"); /* slirp4netns: 1 or 2 digits */
+	FAILS("invalid CIDR", "--cidr=fd00::/24", "1");
+}
+
+Test(s4n_messages, cidr_network_address)
+{
+	FAILS("invalid network address: 300.0.2.0", "--cidr=300.0.2.0/24", "1");
+}
+
+Test(s4n_messages, cidr_prefix_length)
+{
+	FAILS("prefix length needs to be 1-25", "--cidr", "10.0.2.100/26", "1");
+	FAILS("prefix length needs to be 1-25", "--cidr=10.0.2.0/0", "1");
+	FAILS("prefix length needs to be 1-25", "--cidr=10.0.2.0/32", "1");
+	FAILS("prefix length needs to be 1-25", "--cidr=10.0.2.0/33", "1");
+	FAILS("prefix length needs to be 1-25", "--cidr=10.0.2.0/99", "1");
+}
+
+Test(s4n_messages, cidr_network)
+{
+	FAILS("CIDR needs to be a network address like 10.0.2.0/24, not like 10.0.2.100/24",
+	      "--cidr", "10.0.2.100/24", "1");
+	FAILS("CIDR needs to be a network address like 10.0.2.0/24, not like 10.0.2.100/24",
+	      "--cidr=10.1.0.0/8", "1");
+}
+
+Test(s4n_messages, macaddress_without_configure)
+{
+	FAILS("--macaddr cannot be specified when --configure or -c is not specified",
+	      "--macaddress=02:00:00:00:00:01", "1");
+}
+
+Test(s4n_messages, macaddress_invalid)
+{
+	FAILS("\"zz\" is an invalid MAC address.", "-c", "--macaddress=zz", "1");
+	FAILS("macaddress has to be a valid MAC address (hex string, 6 bytes, each byte separated "
+	      "by a ':').",
+	      "-c", "--macaddress=zz", "1");
+	FAILS("macaddress has to be a valid MAC address", "-c", "--macaddress=02:00:00:00:00", "1");
+}
+
+Test(s4n_messages, macaddress_too_long)
+{
+	FAILS("\"02:00:00:00:00:00:01\" is an invalid MAC address.  Is it too long?", "-c",
+	      "--macaddress=02:00:00:00:00:00:01", "1");
+}
+
+Test(s4n_messages, outbound_addr)
+{
+	FAILS("outbound-addr has to be valid ipv4 address or interface name.",
+	      "--outbound-addr=no-such-if0", "1");
+	FAILS("outbound-addr has to be valid ipv4 address or interface name.",
+	      "--outbound-addr=2001:db8::1", "1");
+}
+
+Test(s4n_messages, outbound_addr6)
+{
+	/* sic: slirp4netns says "ipv4" and "iterface" for --outbound-addr6 */
+	FAILS("outbound-addr has to be valid ipv4 address or iterface name.",
+	      "--outbound-addr6=no-such-if0", "1");
+	FAILS("outbound-addr has to be valid ipv4 address or iterface name.",
+	      "--outbound-addr6=192.0.2.1", "1");
+}
+
+Test(s4n_messages, api_socket_too_long)
+{
+	g_autofree char *path = g_strnfill(108, 'a');
+	FAILS("the specified API socket path is too long (>= 108)", "--api-socket", path, "1");
+	options_clear(&opt);
+	g_clear_error(&err);
+	path[107] = '\0'; /* 107 bytes and the NUL fit */
+	OK("--api-socket", path, "1");
+}
+
+Test(s4n_messages, bess_socket_too_long)
+{
+	g_autofree char *path = g_strnfill(108, 'b');
+	FAILS("the specified BESS socket path is too long (>= 108)", "--target-type=bess", path);
+	options_clear(&opt);
+	g_clear_error(&err);
+	path[107] = '\0';
+	OK("--target-type=bess", path);
+}
+
+Test(s4n_messages, configure_conflicts_with_bess)
+{
+	FAILS("--configure conflicts with --target-type=bess", "--target-type=bess", "-c", "/b");
+}
+
+Test(s4n_messages, netns_type_conflicts_with_bess)
+{
+	FAILS("--netns-type conflicts with --target-type=bess", "--target-type=bess",
+	      "--netns-type=path", "/b");
+}
+
+Test(s4n_messages, userns_path_conflicts_with_bess)
+{
+	FAILS("--userns-path conflicts with --target-type=bess", "--target-type=bess",
+	      "--userns-path=/x", "/b");
+}
+
+Test(s4n_messages, bess_too_many_arguments)
+{
+	FAILS("too many arguments", "--target-type=bess", "/b", "tap0");
+}
+
+Test(s4n_messages, target_type)
+{
+	FAILS("--target-type must be either \"netns\" or \"bess\"", "--target-type=foo", "1");
+	FAILS("--target-type must be either \"netns\" or \"bess\"", "--target-type=", "1");
+}
+
+Test(s4n_messages, pid)
+{
+	FAILS("PID must be a positive integer", "abc");
+	FAILS("PID must be a positive integer", "0");
+	FAILS("PID must be a positive integer", "--", "-1", "tap0");
+}
+
+Test(s4n_messages, netns_too_many_arguments)
+{
+	/* slirp4netns only warns "WARNING: too many arguments" here; we refuse them. */
+	FAILS("too many arguments", "1", "tap0", "extra");
+}
+
+Test(s4n_messages, getopt_unrecognized_option)
+{
+	/* slirp4netns lets glibc's getopt_long() report these; its wording, then */
+	FAILS("unrecognized option '--bogus'", "--bogus", "1");
+	FAILS("unrecognized option '--bogus=3'", "--bogus=3", "1");
+}
+
+Test(s4n_messages, getopt_invalid_option)
+{
+	FAILS("invalid option -- 'x'", "-x", "1");
+}
+
+Test(s4n_messages, getopt_requires_an_argument)
+{
+	FAILS("option '--mtu' requires an argument", "1", "--mtu");
+	FAILS("option requires an argument -- 'm'", "1", "-m");
+}
+
+Test(s4n_messages, getopt_ambiguous)
+{
+	FAILS("option '--enable' is ambiguous; possibilities: '--enable-ipv6'", "--enable", "1");
+}
+
+Test(s4n_messages, getopt_does_not_allow_an_argument)
+{
+	FAILS("option '--configure' doesn't allow an argument", "--configure=yes", "1");
+	FAILS("option '--configure' doesn't allow an argument", "--conf=yes", "1");
+}
+
+/* These two slirp4netns checks while parsing; we when opening the namespaces (netns_enter). */
+Test(s4n_messages, userns_path_missing)
+{
+	OK("--userns-path=/nonexistent/userns", "--netns-type=path", "/nonexistent/netns");
+	GError *e = NULL;
+	cr_assert_not(netns_enter(&opt, &e));
+	cr_assert_not_null(e);
+	cr_assert_not_null(strstr(e->message, "userns path doesn't exist: /nonexistent/userns"),
+	                   "message: %s", e->message);
+	g_error_free(e);
+}
+
+Test(s4n_messages, netns_path_missing)
+{
+	OK("--netns-type=path", "/nonexistent/netns");
+	GError *e = NULL;
+	cr_assert_not(netns_enter(&opt, &e));
+	cr_assert_not_null(e);
+	cr_assert_not_null(strstr(e->message, "existing path expected when --netns-type=path"),
+	                   "message: %s", e->message);
+	g_error_free(e);
 }
 
 /* ---- helpers ---------------------------------------------------------------------------- */
