@@ -174,7 +174,7 @@ static G_NORETURN void helper_main(const struct options *opt, int sock)
 		helper_answer(sock, -1, 255, 0);
 		_exit(1);
 	}
-	process_set_undumpable(); /* setns() into the user namespace reset it (util.h) */
+	process_set_undumpable(); /* setns() into the user namespace may reset it (util.h) */
 	int links = open_link_events();
 	if (!helper_confine()) {
 		helper_answer(sock, -1, 254, 0);

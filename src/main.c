@@ -330,7 +330,7 @@ static void confine(const struct options *opt)
 	json_object_seed(0);
 	if (opt->sandbox && !sandbox_enter(opt, &err))
 		die("%s", err->message);
-	process_set_undumpable(); /* again: the sandbox's user namespace reset it */
+	process_set_undumpable(); /* again: the sandbox's user namespace may reset it */
 	if (opt->seccomp && !seccomp_apply(&err))
 		die("%s", err->message);
 }

@@ -243,7 +243,7 @@ static G_NORETURN void child_main(const struct options *opt, int sock)
 	int fd = -1;
 	bool entered = netns_enter(opt, &err);
 	if (entered)
-		process_set_undumpable(); /* entering the user namespace reset it (util.h) */
+		process_set_undumpable(); /* entering the user namespace may reset it (util.h) */
 	if (entered && (fd = open_tap(opt->tapname, !opt->no_offload, &err)) >= 0 &&
 	    (!opt->configure || configure(opt, &err)) && send_fd(sock, fd))
 		_exit(0);

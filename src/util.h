@@ -45,10 +45,13 @@ bool fd_check_socket(int fd, int domain, int type, int protocol, GError **err);
 
 /*
  * Make this process not dumpable (PR_SET_DUMPABLE 0): no process of the same uid may ptrace it
- * or read its /proc/PID/mem, environ, fd or maps, and it leaves no core dump. The kernel sets
- * the flag back to fs.suid_dumpable whenever our credentials change (setns() or unshare() of a
- * user namespace, which the tap child, the port fast path's helper and the sandbox all do), so
- * each of them calls this again after such a step, before any seccomp filter forbids prctl().
+ * or read its /proc/PID/mem, environ, fd or maps, and it leaves no core dump. The kernel may
+ * set the flag back to fs.suid_dumpable when our credentials change in a way it does not see
+ * as a subset of the old ones (joining a user namespace that another uid owns, for example;
+ * the tap child, the port fast path's helper and the sandbox all join or create one), so each
+ * of them calls this again after such a step, before any seccomp filter forbids prctl().
+ * One cost: our own /proc/self files then belong to root (the sandbox's new_userns() must
+ * lift the flag for a moment to write its uid and gid maps).
  */
 void process_set_undumpable(void);
 
