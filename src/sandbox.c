@@ -39,9 +39,11 @@
  *    like /etc/hosts; /etc/shadow stays unreadable to the user, as outside). Typical results:
  *    /etc; /etc and /run/systemd/resolve; /etc and /nix/store. A directory the daemon cannot
  *    open is left out with a warning (DNS through it could not work outside either). With
- *    --disable-dns nothing is kept and the root is empty. What this cannot follow: the host
- *    re-pointing the chain into a directory that was not on it at startup (DNS then fails
- *    until the daemon is restarted).
+ *    --disable-dns nothing is kept. What this cannot follow: the host re-pointing the chain
+ *    into a directory that was not on it at startup (DNS then fails until the daemon is
+ *    restarted). Besides, the root keeps slirp4netns's top-level shape: /etc and /run are
+ *    always there, as empty directories (mode 0755) when nothing is kept in them, and /home,
+ *    /root, /var and the like are not (unless the resolv.conf chain runs through them).
  *
  *    The root itself is an empty tmpfs (nosuid, nodev, noexec; read-only once built) mounted
  *    over /tmp in our namespace (or another existing directory if that fails). The directories
@@ -90,6 +92,9 @@
 
 /* Where the new root is built (the first that takes a tmpfs); hidden in our namespace only. */
 static const char *const scratch_dirs[] = {"/tmp", "/mnt", "/run", "/var/tmp", "/dev"};
+
+/* Directories every new root has, as slirp4netns's does (tools look for them). */
+static const char *const top_dirs[] = {"/etc", "/run"};
 
 /* ---- which directories DNS resolution needs ------------------------------------------------ */
 
@@ -398,11 +403,30 @@ static const char *mount_scratch(GError **err)
 	return NULL;
 }
 
+/* The top-level shape of slirp4netns's root: /etc and /run always there, empty if nothing is kept
+ * in them (an existing entry, a bind or a copied symlink, is left as it is). */
+static bool make_top_dirs(const char *root, GError **err)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(top_dirs); i++) {
+		g_autofree char *at = g_strconcat(root, top_dirs[i], NULL);
+		if (mkdir(at, 0755) < 0) {
+			if (errno == EEXIST)
+				continue;
+			return set_error(err, errno, "mkdir %s in the new root", top_dirs[i]);
+		}
+		if (chmod(at, 0755) < 0) /* whatever the umask */
+			return set_error(err, errno, "chmod %s in the new root", top_dirs[i]);
+	}
+	return true;
+}
+
 static bool build_root(const char *root, GPtrArray *plan, GError **err)
 {
 	for (guint i = 0; i < plan->len; i++)
 		if (!place(g_ptr_array_index(plan, i), root, err))
 			return false;
+	if (!make_top_dirs(root, err))
+		return false;
 	if (mount(NULL, root, NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 	          NULL) < 0)
 		return set_error(err, errno, "make the new root read-only");

@@ -99,10 +99,11 @@ done
 
 # ---- what the daemon sees -----------------------------------------------------------------------
 # Only the directories of the resolv.conf chain: /etc (resolv.conf and static are links there),
-# $store/aaa-etc/etc (a link) and $store/bbb-resolv (the file), all read-only.
+# $store/aaa-etc/etc (a link) and $store/bbb-resolv (the file), all read-only, and an empty /run
+# (always there, as in slirp4netns's sandbox; sandbox_root.sh checks that shape).
 root="/proc/$SLIRPNS_PID/root"
 top=$(ls -A "$root" | tr '\n' ' ')
-[ "$top" = "etc tmp " ] || fail "the sandbox's root holds '$top', expected 'etc tmp '"
+[ "$top" = "etc run tmp " ] || fail "the sandbox's root holds '$top', expected 'etc run tmp '"
 for p in "$T/api.sock" "$T/slirpns" /proc/self /dev/null /usr /home "$store/aaa-etc/other"; do
 	[ ! -e "$root$p" ] || fail "$p is visible in the sandbox"
 done
@@ -246,7 +247,8 @@ mkfifo "$T/exit.fifo"
 exec 7<>"$T/exit.fifo"
 start_slirpns -c --enable-sandbox --enable-seccomp -e 8 "$NSPID" tap0 8<"$T/exit.fifo" 7>&-
 top=$(ls -A "/proc/$SLIRPNS_PID/root" | tr '\n' ' ')
-[ "$top" = "etc " ] || fail "plain resolv.conf: the sandbox's root holds '$top', expected 'etc '"
+[ "$top" = "etc run " ] ||
+	fail "plain resolv.conf: the sandbox's root holds '$top', expected 'etc run '"
 expect_dns "a plain resolv.conf" 192.0.2.1
 printf '# rewritten\nnameserver 127.0.0.2\n' >"$T/resolv.conf"
 expect_dns "a plain resolv.conf rewritten in place" 192.0.2.2
