@@ -167,6 +167,14 @@ struct in_addr addr4_offset(struct in_addr net, uint32_t n)
 	return a;
 }
 
+/* What a Unix socket path may hold, its NUL included (108 on Linux): slirp4netns's limit. */
+#define SUN_PATH_SIZE sizeof(((struct sockaddr_un *)NULL)->sun_path)
+
+static bool socket_path_fits(const char *path)
+{
+	return strlen(path) < SUN_PATH_SIZE;
+}
+
 /* n decimal digits, min <= n <= max, at s; the number of characters taken, or 0. */
 static size_t digits(const char *s, size_t min, size_t max)
 {
@@ -496,10 +504,10 @@ static bool apply_option(int c, const char *arg, struct options *opt, bool *mac_
 	case 'a':
 		if (*arg == '\0')
 			return fail(err, "--api-socket: empty path");
-		if (strlen(arg) >= sizeof(((struct sockaddr_un *)NULL)->sun_path))
+		if (!socket_path_fits(arg))
 			return fail(
 			    err, "--api-socket: the specified API socket path is too long (>= %zu)",
-			    sizeof(((struct sockaddr_un *)NULL)->sun_path));
+			    SUN_PATH_SIZE);
 		g_free(opt->api_socket);
 		opt->api_socket = g_strdup(arg);
 		return true;
@@ -694,10 +702,10 @@ static bool apply_bess(int n, char *const args[], struct options *opt, bool netn
 		            n);
 	if (*args[0] == '\0')
 		return fail(err, "--target-type=bess: empty socket path");
-	if (strlen(args[0]) >= sizeof(((struct sockaddr_un *)NULL)->sun_path))
+	if (!socket_path_fits(args[0]))
 		return fail(
 		    err, "--target-type=bess: the specified BESS socket path is too long (>= %zu)",
-		    sizeof(((struct sockaddr_un *)NULL)->sun_path));
+		    SUN_PATH_SIZE);
 	opt->netns_type = NETNS_NONE;
 	opt->bess_path = g_strdup(args[0]);
 	return true;
