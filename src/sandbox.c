@@ -480,8 +480,7 @@ static bool new_userns(GError **err)
 	g_autofree char *umap = g_strdup_printf("%u %u 1\n", (unsigned)uid, (unsigned)uid);
 	g_autofree char *gmap = g_strdup_printf("%u %u 1\n", (unsigned)gid, (unsigned)gid);
 	/* A non-dumpable process's /proc/self files belong to root, so not even we could write
-	 * our maps: dumpable for these three writes only (main.c clears it again right after the
-	 * sandbox is entered). */
+	 * our maps: dumpable for these three writes only. */
 	prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
 	bool ok = write_file("/proc/self/setgroups", "deny", err) &&
 	          write_file("/proc/self/uid_map", umap, err) &&
