@@ -9,8 +9,11 @@
  * slirp_pollfds_poll() asks (get_revents) what happened to each. Timers (the IPv6 router
  * advertisement) are kept in a small list here and fired by engine_poll_done().
  *
- * The tap is read in bounded batches (until EAGAIN, at most TAP_BATCH frames) so one wake-up
- * moves many frames and a flood cannot starve the host sockets. Each frame is offered first,
+ * The tap is read in bounded batches (until EAGAIN, at most TAP_BATCH frames, and no longer
+ * than TAP_BATCH_NS) so one wake-up moves many frames and a flood cannot starve the host
+ * sockets or the API. The time bound matters when libslirp is slow per frame: it looks up
+ * UDP sockets in a list, so with 4,000 flows each datagram costs ~100 us, and 128 of them
+ * kept the API waiting 40 ms per round. Each frame is offered first,
  * before any checksum work, to the outbound fast path (tcpout.c), which takes the TCP
  * segments of its own connections and the SYNs that open them; everything else is fixed up
  * for libslirp (tap.c) and given to it. At the end of a batch tcpout_flush() sends the ACKs
@@ -44,6 +47,7 @@
  */
 #include "config.h"
 #include "engine.h"
+#include "admit.h"
 #include "frame.h"
 #include "ipfrag.h"
 #include "framelog.h"
@@ -59,7 +63,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TAP_BATCH 128
+#define TAP_BATCH    128
+#define TAP_BATCH_NS (2 * 1000 * 1000)
 /* A 64 KiB TSO segment, Ethernet and VLAN headers, and the virtio-net header before it. */
 #define FRAME_MAX         (65536 + 256)
 #define TIMER_OFF         INT64_MAX
@@ -81,7 +86,8 @@ struct engine {
 	struct engine_stats stats;
 	GPtrArray *timers; /* of struct engine_timer * */
 	struct ipfrag *frags;
-	guint sockets_peak; /* most libslirp sockets since the last malloc_trim() */
+	struct admit *admit; /* the bounds on libslirp's sockets (admit.c) */
+	guint sockets_peak;  /* most libslirp sockets since the last malloc_trim() */
 	int64_t last_trim_ms;
 	GArray *pollfds; /* set during one poll round, for the add_poll/get_revents callbacks */
 	guint poll_base;
@@ -149,7 +155,9 @@ bool engine_send_frame_vnet(struct engine *e, const struct virtio_net_hdr *h, co
 
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
-	engine_send_frame(opaque, buf, len);
+	struct engine *e = opaque;
+	admit_output(e->admit, buf, len, now_ns() / 1000000);
+	engine_send_frame(e, buf, len);
 	return (ssize_t)len;
 }
 
@@ -245,6 +253,10 @@ struct engine *engine_new(const struct options *opt, int tapfd)
 	tap_init(&e->tap, tapfd, opt->mtu);
 	e->timers = g_ptr_array_new_with_free_func(g_free);
 	e->frags = ipfrag_new();
+	struct in6_addr gw6 = opt->net6;
+	gw6.s6_addr[15] = 2;
+	e->admit =
+	    admit_new(&opt->bounds, addr4_offset(opt->net, 2), addr4_offset(opt->net, 3), gw6);
 	e->observe = slirpns_debug;
 
 	SlirpConfig cfg;
@@ -270,6 +282,7 @@ void engine_free(struct engine *e)
 	slirp_cleanup(e->slirp);
 	g_ptr_array_unref(e->timers);
 	ipfrag_free(e->frags);
+	admit_free(e->admit);
 	g_free(e);
 }
 
@@ -283,16 +296,32 @@ const struct engine_stats *engine_stats(const struct engine *e)
 	return &e->stats;
 }
 
+struct admit_stats engine_admit_stats(const struct engine *e)
+{
+	return admit_stats(e->admit);
+}
+
+/* A whole frame for libslirp, unless it would open a socket beyond the caps (admit.c). */
+static void to_slirp(struct engine *e, const uint8_t *frame, size_t len, int64_t now_ms)
+{
+	if (!admit_input(e->admit, frame, len, now_ms)) {
+		e->stats.frames_refused++;
+		return;
+	}
+	slirp_input(e->slirp, frame, (int)len);
+}
+
 void engine_input(struct engine *e, const uint8_t *frame, size_t len)
 {
 	const uint8_t *whole;
 	size_t whole_len;
-	switch (ipfrag_input(e->frags, frame, len, now_ns() / 1000000, &whole, &whole_len)) {
+	int64_t now_ms = now_ns() / 1000000;
+	switch (ipfrag_input(e->frags, frame, len, now_ms, &whole, &whole_len)) {
 	case IPFRAG_PASS:
-		slirp_input(e->slirp, frame, (int)len);
+		to_slirp(e, frame, len, now_ms);
 		break;
 	case IPFRAG_DONE:
-		slirp_input(e->slirp, whole, (int)whole_len);
+		to_slirp(e, whole, whole_len, now_ms);
 		break;
 	case IPFRAG_HELD:
 		break;
@@ -324,6 +353,7 @@ static void frame_in(struct engine *e, uint8_t *buf, size_t n)
 bool engine_tap_readable(struct engine *e, GError **err)
 {
 	bool ok = true;
+	int64_t start = now_ns();
 	for (int i = 0; i < TAP_BATCH; i++) {
 		ssize_t n = tap_read_raw(&e->tap, e->frame, sizeof(e->frame), err);
 		if (n <= 0) {
@@ -334,6 +364,9 @@ bool engine_tap_readable(struct engine *e, GError **err)
 		e->stats.bytes_in +=
 		    (uint64_t)n - MIN((size_t)n, e->tap.vnet ? e->tap.vnet_len : 0);
 		frame_in(e, e->frame, (size_t)n);
+		/* A batch also ends after TAP_BATCH_NS: see the top of this file. */
+		if (i % 16 == 15 && now_ns() - start > TAP_BATCH_NS)
+			break;
 	}
 	if (e->tcpout != NULL)
 		tcpout_flush(e->tcpout);
@@ -478,6 +511,8 @@ void engine_poll_prepare(struct engine *e, GArray *pollfds, int *timeout_ms)
 	    (t == SLIRP_IDLE_CAP_MS || (slow_timer_only && tcp_timers_idle(e, now_ms))))
 		t = MIN(asked, IDLE_TIMEOUT_MS);
 	trim_after_burst(e, pollfds->len - e->poll_base, now_ms);
+	admit_set_sockets(e->admit, pollfds->len - e->poll_base);
+	admit_expire(e->admit, now_ms);
 	for (guint i = 0; i < e->timers->len; i++) {
 		const struct engine_timer *tm = g_ptr_array_index(e->timers, i);
 		if (tm->expire_ms == TIMER_OFF)

@@ -2,6 +2,7 @@
 /* engine.h - the libslirp instance and its callbacks (see engine.c). */
 #pragma once
 
+#include "admit.h"
 #include "options.h"
 
 #include <linux/virtio_net.h>
@@ -15,6 +16,7 @@ struct engine_stats {
 	uint64_t frames_dropped;        /* could not be written to the tap */
 	uint64_t frames_malformed;      /* refused on the way in (bad offload header) */
 	uint64_t guest_errors;
+	uint64_t frames_refused; /* would have opened a libslirp socket beyond the caps */
 };
 
 struct engine;
@@ -28,6 +30,8 @@ void engine_slirp_config(const struct options *opt, unsigned slirp_mtu, SlirpCon
 void engine_free(struct engine *e);
 Slirp *engine_slirp(struct engine *e);
 const struct engine_stats *engine_stats(const struct engine *e);
+/* libslirp's sockets and UDP flows against the caps (admit.c). */
+struct admit_stats engine_admit_stats(const struct engine *e);
 /* Whether the tap carries virtio-net headers (offloads on). */
 bool engine_offload(const struct engine *e);
 

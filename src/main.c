@@ -57,14 +57,22 @@ struct daemon {
 	int targetfd; /* pidfd of the target process (pid mode), or -1 */
 };
 
-static void raise_nofile_limit(void)
+/* As many descriptors as allowed, and caps (bounds.c) that fit in them. */
+static void raise_nofile_limit(struct bounds *lim)
 {
 	struct rlimit r;
-	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &r) < 0)
+		return;
+	if (r.rlim_cur < r.rlim_max) {
 		r.rlim_cur = r.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &r) < 0)
 			log_warn("setrlimit(RLIMIT_NOFILE): %s", g_strerror(errno));
+		getrlimit(RLIMIT_NOFILE, &r);
 	}
+	if (bounds_fit(lim, r.rlim_cur))
+		log_warn("%lu file descriptors allowed: using --max-tcp=%u --max-half-open=%u "
+		         "--max-udp=%u",
+		         (unsigned long)r.rlim_cur, lim->tcp, lim->half_open, lim->udp);
 }
 
 static void check_fd(const char *what, int fd)
@@ -163,6 +171,8 @@ static json_t *backend_info(void *opaque)
 	json_object_set_new(info, "outbound_fast_path",
 	                    json_pack("{s:b,s:I,s:I}", "enabled", ts.enabled, "connections",
 	                              (json_int_t)ts.total, "active", (json_int_t)ts.active));
+	struct admit_stats as = engine_admit_stats(d->engine);
+	json_object_set_new(info, "limits", status_bounds(&d->opt.bounds, &ts, &as));
 	json_t *counters = json_object_get(info, "counters");
 	json_t *n = json_object_get(counters, "connections");
 	if (json_is_integer(n))
@@ -344,7 +354,7 @@ int main(int argc, char **argv)
 	parse_or_exit(argc, argv, &d.opt);
 	check_fd("--exit-fd", d.opt.exit_fd);
 	check_fd("--ready-fd", d.opt.ready_fd);
-	raise_nofile_limit();
+	raise_nofile_limit(&d.opt.bounds);
 	d.sigfd = setup_signals();
 
 	if (d.opt.target_type == TARGET_NETNS) {

@@ -44,9 +44,8 @@ json_t *status_info(const struct options *opt, struct engine *e)
 	char net[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &opt->net, net, sizeof(net));
 	g_autofree char *cidr = g_strdup_printf("%s/%u", net, opt->prefix);
-	json_t *conns = status_connections(e);
-	size_t nconns = json_array_size(conns);
-	json_decref(conns);
+	g_autofree char *text = slirp_connection_info(engine_slirp(e));
+	size_t nconns = status_count_connections(text);
 	return json_pack(
 		"{s:s,s:s,s:o,s:o,s:o,s:i,s:b,s:b,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "version",
 		PACKAGE_VERSION, "network", cidr, "gateway", addr4_json(addr4_offset(opt->net, 2)),
@@ -130,6 +129,39 @@ static json_t *parse_line(const char *line)
 	return c;
 }
 
+/* Does one line have the shape parse_line() takes? Cheaply: no allocation. */
+static bool row_shape(const char *line, const char *end)
+{
+	const char *open = memchr(line, '[', (size_t)(end - line));
+	const char *close = open ? memchr(open, ']', (size_t)(end - open)) : NULL;
+	if (close == NULL || open == line)
+		return false;
+	size_t cells = 0;
+	for (const char *p = close + 1; p < end;) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+			p++;
+		if (p == end)
+			break;
+		if (cells == 0 && !g_ascii_isdigit(*p) && !(*p == '-' && p + 1 < end))
+			return false; /* the header's "FD" */
+		cells++;
+		while (p < end && *p != ' ' && *p != '\t' && *p != '\r')
+			p++;
+	}
+	return cells == 7;
+}
+
+size_t status_count_connections(const char *text)
+{
+	size_t n = 0;
+	for (const char *p = text ? text : ""; *p != '\0';) {
+		const char *end = strchrnul(p, '\n');
+		n += row_shape(p, end);
+		p = *end ? end + 1 : end;
+	}
+	return n;
+}
+
 json_t *status_parse_connection_info(const char *text)
 {
 	json_t *list = json_array();
@@ -148,4 +180,23 @@ json_t *status_connections(struct engine *e)
 	json_t *list = status_parse_connection_info(text);
 	g_free(text);
 	return list;
+}
+
+json_t *status_bounds(const struct bounds *l, const struct tcpout_stats *ts,
+                      const struct admit_stats *as)
+{
+	json_t *caps =
+	    json_pack("{s:i,s:i,s:i,s:I,s:i}", "tcp_connections", (int)l->tcp, "half_open",
+	              (int)l->half_open, "udp_flows", (int)l->udp, "buffered_bytes",
+	              (json_int_t)l->buffered, "libslirp_sockets", (int)bounds_sockets(l));
+	json_t *held = json_pack(
+	    "{s:I,s:I,s:I,s:i,s:i}", "tcp_connections", (json_int_t)(ts->active + ts->active_in),
+	    "half_open", (json_int_t)ts->half_open, "buffered_bytes", (json_int_t)ts->buffered,
+	    "udp_flows", (int)as->udp_flows, "libslirp_sockets", (int)as->sockets);
+	json_t *refused = json_pack(
+	    "{s:I,s:I,s:I,s:I,s:I,s:I}", "tcp_syn", (json_int_t)ts->refused, "libslirp_syn",
+	    (json_int_t)as->refused_tcp, "half_open_reset", (json_int_t)ts->evicted, "buffer_full",
+	    (json_int_t)ts->buffer_full, "udp_new_flow", (json_int_t)as->refused_udp, "icmp_echo",
+	    (json_int_t)as->refused_icmp);
+	return json_pack("{s:o,s:o,s:o}", "max", caps, "held", held, "refused", refused);
 }

@@ -4,6 +4,7 @@
 
 #include "engine.h"
 #include "options.h"
+#include "tcpout.h"
 
 #include <jansson.h>
 
@@ -13,3 +14,8 @@ json_t *status_info(const struct options *opt, struct engine *e);
 json_t *status_connections(struct engine *e);
 /* Parse libslirp's slirp_connection_info() text (exposed for the unit tests). */
 json_t *status_parse_connection_info(const char *text);
+/* How many rows status_parse_connection_info() would give, without building them. */
+size_t status_count_connections(const char *text);
+/* get_info's "limits": each cap (bounds.c), what is held against it, and what was refused. */
+json_t *status_bounds(const struct bounds *l, const struct tcpout_stats *ts,
+                      const struct admit_stats *as);

@@ -69,6 +69,7 @@
 #define RTO_MIN_MS  200
 #define RTO_MAX_MS  10000
 #define RETRIES_MAX 12
+#define SYN_RETRIES 5 /* SYN-ACKs or SYNs the namespace leaves unanswered, as a kernel's */
 #define FRAME_BUF   (ETH_HLEN_ + 60 + 40 + 65536)
 
 #define TH_FIN 0x01
@@ -126,6 +127,8 @@ struct conn {
 	bool fin_sent;    /* our FIN is out (cleared when a retransmission rewinds before it) */
 	unsigned dupacks, retries, rto_ms;
 	int64_t deadline_ms; /* INT64_MAX: no timer */
+	GList half_open;     /* in owner->half_open until ESTABLISHED (data: this conn) */
+	GList starved;       /* in owner->starved: its window was cut by --max-buffered */
 };
 
 struct tcpout {
@@ -145,8 +148,16 @@ struct tcpout {
 	uint64_t total;    /* outbound connections opened */
 	uint64_t total_in; /* forwarded clients taken */
 	uint64_t active_in;
-	bool outbound; /* take the namespace's SYNs (--outbound-fast-path=auto) */
-	bool have_mac; /* guest_mac is known: the namespace has sent a frame */
+	/* The bounds (bounds.c): half-open connections, oldest first, and bytes held. */
+	const struct bounds *lim;
+	GQueue half_open;
+	GQueue starved;       /* connections to tell when buffer room comes back */
+	uint64_t buffered;    /* in every stash and out-of-order queue */
+	uint64_t refused;     /* SYNs answered with a RST: --max-tcp connections open */
+	uint64_t evicted;     /* half-open connections reset to make room for a new one */
+	uint64_t buffer_full; /* segments (or their tails) dropped: --max-buffered held */
+	bool outbound;        /* take the namespace's SYNs (--outbound-fast-path=auto) */
+	bool have_mac;        /* guest_mac is known: the namespace has sent a frame */
 	uint8_t guest_mac[6], gw_mac[6];
 	uint8_t buf[FRAME_BUF];
 };
@@ -165,6 +176,10 @@ struct seg {
 };
 
 static void conn_free_now(struct conn *c);
+static size_t buffer_left(const struct tcpout *t);
+static void buffer_release(struct tcpout *t, size_t n);
+static void starve(struct conn *c);
+static void queue_ack(struct conn *c);
 static void ooo_clear(struct conn *c);
 static void send_data(struct conn *c);
 
@@ -309,6 +324,7 @@ static uint32_t rcv_room(const struct conn *c)
 {
 	size_t used = c->stash ? c->stash->len : 0;
 	uint32_t room = used >= STASH_CAP ? 0 : (uint32_t)(STASH_CAP - used);
+	room = (uint32_t)MIN(room, buffer_left(c->owner));
 	return MAX(MIN(room, 65535u << c->rcv_wscale), adv_left(c));
 }
 
@@ -316,6 +332,9 @@ static uint32_t rcv_room(const struct conn *c)
 static uint16_t rcv_window(struct conn *c)
 {
 	uint32_t unit = 1u << c->rcv_wscale, room = rcv_room(c);
+	size_t used = c->stash ? c->stash->len : 0;
+	if (buffer_left(c->owner) < MIN(STASH_CAP - MIN(used, STASH_CAP), 65535u << c->rcv_wscale))
+		starve(c); /* the shared budget, not this connection, limits the window */
 	uint32_t units = room >> c->rcv_wscale;
 	if (units * unit < adv_left(c))
 		units = (adv_left(c) + unit - 1) >> c->rcv_wscale; /* round up, not back */
@@ -539,6 +558,63 @@ static void conn_destroy(gpointer p)
 	g_free(p);
 }
 
+/* --- the bounds (bounds.c) --- */
+
+static void half_open_enter(struct conn *c)
+{
+	c->half_open.data = c;
+	g_queue_push_tail_link(&c->owner->half_open, &c->half_open);
+}
+
+static void half_open_leave(struct conn *c)
+{
+	if (c->half_open.data == NULL)
+		return;
+	g_queue_unlink(&c->owner->half_open, &c->half_open);
+	c->half_open.data = NULL;
+}
+
+static void starved_leave(struct conn *c)
+{
+	if (c->starved.data == NULL)
+		return;
+	g_queue_unlink(&c->owner->starved, &c->starved);
+	c->starved.data = NULL;
+}
+
+/* c advertised less than its own room because the budget ran low: tell it when it is back. */
+static void starve(struct conn *c)
+{
+	if (c->starved.data != NULL || c->dead)
+		return;
+	c->starved.data = c;
+	g_queue_push_tail_link(&c->owner->starved, &c->starved);
+}
+
+/*
+ * n bytes leave the budget. Once a quarter of it (at most STASH_CAP) is free again, every
+ * connection whose window it cut gets an ACK with its new window: a namespace that saw a
+ * zero window would otherwise wait for its persist timer, which backs off to minutes.
+ */
+static void buffer_release(struct tcpout *t, size_t n)
+{
+	t->buffered -= n;
+	if (t->starved.length == 0 || buffer_left(t) < MIN(t->lim->buffered / 4, STASH_CAP))
+		return;
+	while (t->starved.head != NULL) {
+		struct conn *c = t->starved.head->data;
+		starved_leave(c);
+		if (!c->dead)
+			queue_ack(c);
+	}
+}
+
+/* Bytes the stashes and out-of-order queues may still take, all connections together. */
+static size_t buffer_left(const struct tcpout *t)
+{
+	return t->buffered >= t->lim->buffered ? 0 : (size_t)(t->lim->buffered - t->buffered);
+}
+
 /*
  * Close now, free later: the connection leaves the table (its key may be reused at once) and
  * the socket is closed, but the memory stays until reap(), as an epoll batch being handled
@@ -552,9 +628,13 @@ static void conn_free_now(struct conn *c)
 	g_hash_table_steal(t->conns, &c->key);
 	if (c->inbound)
 		t->active_in--;
+	half_open_leave(c);
 	close(c->fd);
-	if (c->stash != NULL)
+	starved_leave(c);
+	if (c->stash != NULL) {
+		buffer_release(t, c->stash->len);
 		g_byte_array_unref(c->stash);
+	}
 	c->stash = NULL;
 	ooo_clear(c);
 	c->dead = true;
@@ -602,6 +682,7 @@ static void stash_put(struct conn *c, const uint8_t *p, size_t n)
 	if (c->stash == NULL)
 		c->stash = g_byte_array_sized_new((guint)MIN(MAX(n, 4096) * 2, STASH_CAP));
 	g_byte_array_append(c->stash, p, (guint)n);
+	c->owner->buffered += n;
 }
 
 static void maybe_shut(struct conn *c)
@@ -625,6 +706,7 @@ static bool stash_flush(struct conn *c)
 	}
 	if (n > 0) {
 		g_byte_array_remove_range(c->stash, 0, (guint)n);
+		buffer_release(c->owner, (size_t)n);
 		if (c->stash->len == 0) {
 			g_byte_array_unref(c->stash);
 			c->stash = NULL;
@@ -655,6 +737,10 @@ static ssize_t take_data(struct conn *c, const uint8_t *p, size_t n)
 	size_t room =
 	    MAX(used < STASH_CAP ? STASH_CAP - used : 0, promised > done ? promised - done : 0);
 	size_t keep = MIN(n - done, room);
+	if (keep > buffer_left(c->owner)) {
+		keep = buffer_left(c->owner); /* the namespace sends the rest again */
+		c->owner->buffer_full++;
+	}
 	if (keep > 0)
 		stash_put(c, p + done, keep);
 	return (ssize_t)(done + keep);
@@ -686,6 +772,7 @@ struct ooo_seg {
 
 static void ooo_clear(struct conn *c)
 {
+	buffer_release(c->owner, c->ooo_bytes);
 	g_list_free_full(c->ooo, g_free);
 	c->ooo = NULL;
 	c->ooo_bytes = 0;
@@ -701,6 +788,10 @@ static void ooo_keep(struct conn *c, uint32_t seq, const uint8_t *p, size_t n)
 {
 	if (n == 0 || c->ooo_bytes + n > STASH_CAP || seq - c->rcv_nxt + n > adv_left(c))
 		return;
+	if (n > buffer_left(c->owner)) {
+		c->owner->buffer_full++;
+		return;
+	}
 	GList *at = c->ooo;
 	for (; at != NULL; at = at->next) {
 		const struct ooo_seg *o = at->data;
@@ -715,6 +806,7 @@ static void ooo_keep(struct conn *c, uint32_t seq, const uint8_t *p, size_t n)
 	memcpy(o->data, p, n);
 	c->ooo = g_list_insert_before(c->ooo, at, o);
 	c->ooo_bytes += n;
+	c->owner->buffered += n;
 }
 
 /* Deliver what the queue holds from rcv_nxt on; false if c was closed. */
@@ -732,6 +824,7 @@ static bool ooo_drain(struct conn *c)
 			c->rcv_nxt += (uint32_t)took;
 		}
 		c->ooo_bytes -= o->len;
+		buffer_release(c->owner, o->len);
 		c->ooo = g_list_delete_link(c->ooo, c->ooo);
 		g_free(o);
 	}
@@ -1024,12 +1117,37 @@ fail : {
 }
 }
 
+/*
+ * Room for one more connection: false when --max-tcp are open; otherwise the oldest
+ * half-open ones are reset until there is room among those too.
+ */
+static bool make_room(struct tcpout *t)
+{
+	if (g_hash_table_size(t->conns) >= t->lim->tcp) {
+		t->refused++;
+		return false;
+	}
+	while (t->half_open.length >= t->lim->half_open) {
+		struct conn *old = t->half_open.head->data;
+		log_debug("tcpout: fd %d: half-open too long, reset for a new one", old->fd);
+		t->evicted++;
+		if (old->state == CONNECTING) /* its SYN is unanswered: refuse it now */
+			send_ctl(old, 0, TH_RST | TH_ACK);
+		conn_reset(old, true);
+	}
+	return true;
+}
+
 static bool open_conn(struct tcpout *t, const struct seg *s)
 {
 	struct sockaddr_storage dst;
 	socklen_t dl;
 	if (!host_dest(t, s, &dst, &dl))
 		return false;
+	if (!make_room(t)) {
+		send_rst_for(t, s);
+		return true;
+	}
 	int fd = open_socket(t, &dst, dl);
 	if (fd < 0) {
 		log_debug("tcpout: connect to port %u: %s", s->key.fport, g_strerror(errno));
@@ -1064,6 +1182,7 @@ static bool open_conn(struct tcpout *t, const struct seg *s)
 		return true;
 	}
 	g_hash_table_insert(t->conns, &c->key, c);
+	half_open_enter(c);
 	t->total++;
 	log_debug("tcpout: fd %d: new connection to port %u", fd, s->key.fport);
 	return true;
@@ -1074,6 +1193,7 @@ static bool establish(struct conn *c, const struct seg *s)
 {
 	if (s->ack != c->iss + 1)
 		return false;
+	half_open_leave(c);
 	c->state = ESTABLISHED;
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss + 1;
 	c->snd_wnd = (uint32_t)s->win << c->snd_wscale;
@@ -1089,6 +1209,7 @@ static void establish_active(struct conn *c, const struct seg *s)
 {
 	if (s->ack != c->iss + 1)
 		return;
+	half_open_leave(c);
 	c->irs = s->seq;
 	c->rcv_nxt = s->seq + 1;
 	c->rcv_adv = c->rcv_nxt; /* our SYN's window said nothing about this sequence space */
@@ -1203,7 +1324,7 @@ bool tcpout_take(struct tcpout *t, int client, const struct sockaddr *peer,
 {
 	struct conn_key k;
 	if (t == NULL || !t->enabled || !t->have_mac || !take_addresses(peer, guest, &k) ||
-	    g_hash_table_contains(t->conns, &k))
+	    g_hash_table_contains(t->conns, &k) || !make_room(t))
 		return false;
 	int zero = 0, one = 1;
 	if (setsockopt(client, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
@@ -1230,6 +1351,7 @@ bool tcpout_take(struct tcpout *t, int client, const struct sockaddr *peer,
 	}
 	setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	g_hash_table_insert(t->conns, &c->key, c);
+	half_open_enter(c);
 	t->total_in++;
 	t->active_in++;
 	log_debug("tcpout: fd %d: forwarded client to guest port %u", client, k.gport);
@@ -1260,7 +1382,8 @@ static void on_timeout(struct conn *c)
 	c->deadline_ms = INT64_MAX;
 	c->rto_ms = MIN(c->rto_ms * 2, RTO_MAX_MS);
 	if (c->state == SYN_RCVD || c->state == SYN_SENT || c->snd_una != c->snd_max) {
-		if (++c->retries > RETRIES_MAX) {
+		unsigned most = c->state == ESTABLISHED ? RETRIES_MAX : SYN_RETRIES;
+		if (++c->retries > most) {
 			log_debug("tcpout: fd %d: the namespace stopped answering", c->fd);
 			conn_reset(c, true);
 			return;
@@ -1351,6 +1474,9 @@ struct tcpout *tcpout_new(const struct options *opt, struct engine *e, struct lo
 	t->epfd = -1;
 	t->enabled = true;
 	t->outbound = !opt->outbound_fast_path_off;
+	t->lim = &opt->bounds;
+	g_queue_init(&t->half_open);
+	g_queue_init(&t->starved);
 	/* libslirp's own MAC for the gateway and every remote address: 52:55 and network+2. */
 	struct in_addr gw = addr4_offset(opt->net, 2);
 	t->gw_mac[0] = 0x52;
@@ -1400,7 +1526,12 @@ struct tcpout_stats tcpout_stats(const struct tcpout *t)
 	                             .total = t->total,
 	                             .total_in = t->total_in,
 	                             .active_in = t->active_in,
-	                             .active = g_hash_table_size(t->conns) - t->active_in};
+	                             .active = g_hash_table_size(t->conns) - t->active_in,
+	                             .half_open = t->half_open.length,
+	                             .buffered = t->buffered,
+	                             .refused = t->refused,
+	                             .evicted = t->evicted,
+	                             .buffer_full = t->buffer_full};
 }
 
 static const char *state_name(const struct conn *c)

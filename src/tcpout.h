@@ -21,6 +21,12 @@ struct tcpout_stats {
 	uint64_t total_in;  /* forwarded clients taken (tcpout_take()) */
 	uint64_t active_in; /* of those, open now */
 	uint64_t active;    /* outbound, open now */
+	/* Against the bounds (bounds.c): */
+	uint64_t half_open;   /* connections not yet established */
+	uint64_t buffered;    /* bytes held for the host */
+	uint64_t refused;     /* SYNs refused: --max-tcp connections were open */
+	uint64_t evicted;     /* half-open connections reset: --max-half-open were waiting */
+	uint64_t buffer_full; /* segments cut short: --max-buffered bytes were held */
 };
 
 /* NULL never: when the path is off (--outbound-fast-path=off), tcpout_input() takes nothing. */
