@@ -53,6 +53,9 @@ chmod 755 "$T"
 cp "$SLIRPNS" "$T/slirpns"
 chmod 755 "$T/slirpns"
 SLIRPNS_BIN="$T/slirpns"
+# Which daemon this test runs (a copy of it): tests/package.sh checks the line names the
+# installed /usr/bin/slirpns.
+note "daemon under test: $SLIRPNS"
 cleanup() { rm -rf "$T"; }
 trap cleanup EXIT
 
