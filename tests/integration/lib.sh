@@ -42,6 +42,9 @@ fi
 
 # --- inside the private host namespaces from here on ---
 
+# Which daemon this test runs (a copy of it, below): tests/package.sh checks that the line
+# names the installed /usr/bin/slirpns.
+note "daemon under test: $SLIRPNS"
 ip link set lo up
 # Let unprivileged ping sockets work (the daemon relays ICMP echo with them).
 echo "0 2147483647" >/proc/sys/net/ipv4/ping_group_range 2>/dev/null || true
