@@ -2,18 +2,20 @@
 /*
  * main.c - startup order, and nothing else.
  *
- * parse options -> open the tap (netns.c, a child in the target namespace) -> build libslirp
- * (engine.c) -> API socket and command-line forwards (api.c, forward.c) -> print the summary ->
- * write the ready fd -> run the loop (loop.c) until SIGTERM/SIGINT, the exit fd hanging up, or
- * the tap going away. Anything that fails before the ready fd is written exits 1 with one line.
- * With --target-type=bess there is no namespace and no tap: bess.c listens at the socket path
- * instead (before the sandbox) and hands the engine its peer when one connects. The --pcap
+ * parse options -> open the tap (netns.c, a child in the target namespace) -> the data path
+ * (datapath.c, which owns the tap) and its endpoints, libslirp (engine.c) and slirpns's own TCP
+ * endpoint (tcpout.c) -> API socket and command-line forwards (api.c, forward.c) -> print the
+ * summary -> write the ready fd -> run the loop (loop.c) until SIGTERM/SIGINT, the exit fd hanging
+ * up, or the tap going away. Anything that fails before the ready fd is written exits 1 with one
+ * line. With --target-type=bess there is no namespace and no tap: bess.c listens at the socket path
+ * instead (before the sandbox) and hands the datapath its peer when one connects. The --pcap
  * file is opened before the sandbox too.
  */
 #include "config.h"
 #include "api.h"
 #include "api_proto.h"
 #include "bess.h"
+#include "datapath.h"
 #include "engine.h"
 #include "fastpath.h"
 #include "forward.h"
@@ -43,6 +45,7 @@
 
 struct daemon {
 	struct options opt;
+	struct datapath *dp;
 	struct engine *engine;
 	struct loop *loop;
 	struct api_proto *proto;
@@ -85,7 +88,7 @@ static void on_tap(struct loop *l, struct loop_watch *w, short revents, void *da
 {
 	struct daemon *d = data;
 	g_autoptr(GError) err = NULL;
-	if (!engine_tap_readable(d->engine, &err)) {
+	if (!datapath_tap_readable(d->dp, &err)) {
 		log_error("%s: %s (the namespace is gone?)", d->opt.tapname, err->message);
 		loop_quit(l, 1);
 		return;
@@ -156,7 +159,7 @@ static void backend_remove(void *opaque, const struct forward *fw)
 static json_t *backend_info(void *opaque)
 {
 	struct daemon *d = opaque;
-	json_t *info = status_info(&d->opt, d->engine);
+	json_t *info = status_info(&d->opt, d->engine, datapath_stats(d->dp));
 	struct fastpath_stats fs = fastpath_stats(d->fastpath);
 	const struct relay_set *cross = forwarder_relays(d->forwarder);
 	struct tcpout_stats ts = tcpout_stats(d->tcpout);
@@ -312,7 +315,7 @@ static void open_link(struct daemon *d)
 {
 	g_autoptr(GError) err = NULL;
 	if (d->opt.target_type == TARGET_BESS) {
-		d->bess = bess_new(d->opt.bess_path, d->engine, d->loop, &err);
+		d->bess = bess_new(d->opt.bess_path, d->dp, d->loop, &err);
 		if (d->bess == NULL)
 			die("%s", err->message);
 		return;
@@ -328,7 +331,7 @@ static void open_pcap(struct daemon *d)
 	d->pcap = pcap_open(d->opt.pcap_path, d->opt.pcap_max_size, &err);
 	if (d->pcap == NULL)
 		die("%s", err->message);
-	engine_set_pcap(d->engine, d->pcap);
+	datapath_set_pcap(d->dp, d->pcap);
 }
 
 /* After every fd is open and before the ready fd: give up what the daemon no longer needs. */
@@ -366,11 +369,13 @@ int main(int argc, char **argv)
 		d.fastpath = fastpath_new(&d.opt);
 	}
 
-	d.engine = engine_new(&d.opt, d.tapfd);
+	d.dp = datapath_new(&d.opt, d.tapfd);
+	struct frame_sink sink = datapath_sink(d.dp);
+	d.engine = engine_new(&d.opt, &sink);
 	d.loop = loop_new(d.engine);
 	fastpath_attach(d.fastpath, d.loop);
-	d.tcpout = tcpout_new(&d.opt, d.engine, d.loop);
-	engine_set_tcpout(d.engine, d.tcpout);
+	d.tcpout = tcpout_new(&d.opt, &sink, d.loop);
+	datapath_set_endpoints(d.dp, d.engine, d.tcpout);
 	fastpath_set_tcpout(d.fastpath, d.tcpout);
 	if (d.fastpath != NULL)
 		engine_hide_readable(d.engine, hide_listener, d.fastpath);
@@ -396,6 +401,7 @@ int main(int argc, char **argv)
 	tcpout_free(d.tcpout);
 	loop_free(d.loop);
 	engine_free(d.engine);
+	datapath_free(d.dp);
 	pcap_close(d.pcap);
 	if (d.tapfd >= 0)
 		close(d.tapfd);

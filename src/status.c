@@ -38,9 +38,9 @@ static json_t *ipv6_json(const struct options *opt)
 			 "dns", dns);
 }
 
-json_t *status_info(const struct options *opt, struct engine *e)
+json_t *status_info(const struct options *opt, struct engine *e,
+                    const struct datapath_stats *st)
 {
-	const struct engine_stats *st = engine_stats(e);
 	char net[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &opt->net, net, sizeof(net));
 	g_autofree char *cidr = g_strdup_printf("%s/%u", net, opt->prefix);

@@ -2,6 +2,7 @@
 /* status.h - what get_info and list_connections report (see status.c). */
 #pragma once
 
+#include "datapath.h"
 #include "engine.h"
 #include "options.h"
 #include "tcpout.h"
@@ -9,7 +10,8 @@
 #include <jansson.h>
 
 /* get_info's facts: version, network layout, MTU, IPv6, counters. */
-json_t *status_info(const struct options *opt, struct engine *e);
+json_t *status_info(const struct options *opt, struct engine *e,
+                    const struct datapath_stats *st);
 /* The live connections, parsed from libslirp's connection table. */
 json_t *status_connections(struct engine *e);
 /* Parse libslirp's slirp_connection_info() text (exposed for the unit tests). */

@@ -47,6 +47,7 @@
 #include "config.h"
 #include "tcpout.h"
 #include "frame.h"
+#include "tcpseg.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -60,7 +61,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define ETH_HLEN_   14
 #define STASH_CAP   (512u * 1024)
 #define OUR_WSCALE  7
 #define SEG_MAX_GSO (63u * 1024) /* payload of one frame to the namespace with offloads */
@@ -70,17 +70,7 @@
 #define RTO_MAX_MS  10000
 #define RETRIES_MAX 12
 #define SYN_RETRIES 5 /* SYN-ACKs or SYNs the namespace leaves unanswered, as a kernel's */
-#define FRAME_BUF   (ETH_HLEN_ + 60 + 40 + 65536)
-
-#define TH_FIN 0x01
-#define TH_SYN 0x02
-#define TH_RST 0x04
-#define TH_PSH 0x08
-#define TH_ACK 0x10
-
-#define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
-#define SEQ_LE(a, b) ((int32_t)((a) - (b)) <= 0)
-#define SEQ_GT(a, b) ((int32_t)((a) - (b)) > 0)
+#define FRAME_BUF   (TCPSEG_ETH_HLEN + 60 + 40 + 65536)
 
 /*
  * CONNECTING: our connect() to the host is under way (the namespace's SYN waits unanswered);
@@ -88,14 +78,6 @@
  * SYN-ACK to our SYN; ESTABLISHED from then on, whatever the FINs.
  */
 enum conn_state { CONNECTING, SYN_RCVD, SYN_SENT, ESTABLISHED };
-
-/* A connection's identity as the namespace sees it; zero-filled so it hashes as bytes. */
-struct conn_key {
-	uint8_t v6;
-	uint8_t pad;
-	uint16_t gport, fport;        /* guest's port, the port it connected to (host order) */
-	uint8_t gaddr[16], faddr[16]; /* IPv4 in the first 4 bytes */
-};
 
 struct conn {
 	struct conn_key key;
@@ -134,7 +116,7 @@ struct conn {
 struct tcpout {
 	bool enabled;
 	const struct options *opt;
-	struct engine *engine;
+	struct frame_sink sink; /* where frames for the namespace go (the datapath) */
 	struct loop *loop;
 	bool vnet;
 	GHashTable *conns; /* struct conn_key * -> struct conn * (owned) */
@@ -162,19 +144,6 @@ struct tcpout {
 	uint8_t buf[FRAME_BUF];
 };
 
-/* A parsed TCP segment from the namespace. */
-struct seg {
-	struct conn_key key;
-	const uint8_t *frame;
-	uint32_t seq, ack;
-	uint8_t flags;
-	uint16_t win;
-	const uint8_t *data;
-	size_t len;
-	uint16_t mss; /* SYN option, 0 if absent */
-	int wscale;   /* SYN option, -1 if absent */
-};
-
 static void conn_free_now(struct conn *c);
 static size_t buffer_left(const struct tcpout *t);
 static void buffer_release(struct tcpout *t, size_t n);
@@ -182,76 +151,6 @@ static void starve(struct conn *c);
 static void queue_ack(struct conn *c);
 static void ooo_clear(struct conn *c);
 static void send_data(struct conn *c);
-
-/* --- parsing --- */
-
-static void parse_syn_options(const uint8_t *o, size_t n, struct seg *s)
-{
-	for (size_t i = 0; i < n;) {
-		if (o[i] == 0)
-			break;
-		if (o[i] == 1) {
-			i++;
-			continue;
-		}
-		if (i + 1 >= n || o[i + 1] < 2 || i + o[i + 1] > n)
-			break;
-		if (o[i] == 2 && o[i + 1] == 4)
-			s->mss = (uint16_t)(o[i + 2] << 8 | o[i + 3]);
-		else if (o[i] == 3 && o[i + 1] == 3)
-			s->wscale = MIN(o[i + 2], 14);
-		i += o[i + 1];
-	}
-}
-
-/* Locate IP and TCP in an untagged frame; false for anything that is not a whole TCP segment. */
-static bool parse_seg(const uint8_t *f, size_t len, struct seg *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->wscale = -1;
-	if (len < ETH_HLEN_ + 40)
-		return false;
-	uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
-	const uint8_t *ip = f + ETH_HLEN_;
-	size_t t, end;
-	if (type == 0x0800) {
-		size_t ihl = (size_t)(ip[0] & 0x0f) * 4, tot = (size_t)(ip[2] << 8 | ip[3]);
-		if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != 6 || (ip[6] & 0x3f) || ip[7] ||
-		    tot < ihl + 20 || ETH_HLEN_ + tot > len)
-			return false;
-		memcpy(s->key.gaddr, ip + 12, 4);
-		memcpy(s->key.faddr, ip + 16, 4);
-		t = ETH_HLEN_ + ihl;
-		end = ETH_HLEN_ + tot;
-	} else if (type == 0x86dd) {
-		size_t plen = (size_t)(ip[4] << 8 | ip[5]);
-		if ((ip[0] >> 4) != 6 || ip[6] != 6 || plen < 20 || ETH_HLEN_ + 40 + plen > len)
-			return false;
-		s->key.v6 = 1;
-		memcpy(s->key.gaddr, ip + 8, 16);
-		memcpy(s->key.faddr, ip + 24, 16);
-		t = ETH_HLEN_ + 40;
-		end = t + plen;
-	} else {
-		return false;
-	}
-	const uint8_t *th = f + t;
-	size_t doff = (size_t)(th[12] >> 4) * 4;
-	if (doff < 20 || t + doff > end)
-		return false;
-	s->frame = f;
-	s->key.gport = (uint16_t)(th[0] << 8 | th[1]);
-	s->key.fport = (uint16_t)(th[2] << 8 | th[3]);
-	s->seq = (uint32_t)th[4] << 24 | (uint32_t)th[5] << 16 | (uint32_t)th[6] << 8 | th[7];
-	s->ack = (uint32_t)th[8] << 24 | (uint32_t)th[9] << 16 | (uint32_t)th[10] << 8 | th[11];
-	s->flags = th[13] & 0x3f;
-	s->win = (uint16_t)(th[14] << 8 | th[15]);
-	s->data = th + doff;
-	s->len = end - t - doff;
-	if (s->flags & TH_SYN)
-		parse_syn_options(th + 20, doff - 20, s);
-	return true;
-}
 
 /* --- which SYNs are ours --- */
 
@@ -343,86 +242,29 @@ static uint16_t rcv_window(struct conn *c)
 	return (uint16_t)units;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 /* Ethernet, IP and TCP headers for a segment of the given payload; returns their length. */
 static size_t build_headers(struct conn *c, uint8_t *f, uint32_t seq, uint8_t flags,
                             const uint8_t *opts, size_t optlen, size_t payload)
 {
-	struct tcpout *t = c->owner;
-	memcpy(f, c->guest_mac, 6);
-	memcpy(f + 6, c->gw_mac, 6);
-	size_t tcplen = 20 + optlen + payload, ip;
-	if (!c->key.v6) {
-		put16(f + 12, 0x0800);
-		uint8_t *h = f + ETH_HLEN_;
-		memset(h, 0, 20);
-		h[0] = 0x45;
-		put16(h + 2, (uint16_t)(20 + tcplen));
-		put16(h + 4, t->ip_id++);
-		h[6] = 0x40; /* DF */
-		h[8] = 64;
-		h[9] = 6;
-		memcpy(h + 12, c->key.faddr, 4);
-		memcpy(h + 16, c->key.gaddr, 4);
-		put16(h + 10, (uint16_t)~csum_fold(csum_add(h, 20, 0)));
-		ip = 20;
-	} else {
-		put16(f + 12, 0x86dd);
-		uint8_t *h = f + ETH_HLEN_;
-		put32(h, 0x60000000);
-		put16(h + 4, (uint16_t)tcplen);
-		h[6] = 6;
-		h[7] = 64;
-		memcpy(h + 8, c->key.faddr, 16);
-		memcpy(h + 24, c->key.gaddr, 16);
-		ip = 40;
-	}
-	uint8_t *th = f + ETH_HLEN_ + ip;
-	put16(th, c->key.fport);
-	put16(th + 2, c->key.gport);
-	put32(th + 4, seq);
-	put32(th + 8, (flags & TH_ACK) ? c->rcv_nxt : 0);
-	th[12] = (uint8_t)(((20 + optlen) / 4) << 4);
-	th[13] = flags;
+	uint16_t win;
 	if (flags & TH_SYN) { /* a SYN's window is never scaled */
-		put16(th + 14, (uint16_t)MIN(STASH_CAP, 65535u));
-		c->rcv_adv = c->rcv_nxt + MIN(STASH_CAP, 65535u);
+		win = (uint16_t)MIN(STASH_CAP, 65535u);
+		c->rcv_adv = c->rcv_nxt + win;
 	} else {
-		put16(th + 14, rcv_window(c));
+		win = rcv_window(c);
 	}
-	put32(th + 16, 0); /* checksum, urgent pointer */
-	if (optlen > 0)
-		memcpy(th + 20, opts, optlen);
-	return ETH_HLEN_ + ip + 20 + optlen;
-}
-
-/* Without offloads the frame needs its full TCP checksum. */
-static void full_tcp_csum(const struct conn *c, uint8_t *f, size_t hdrs, size_t optlen, size_t len)
-{
-	size_t t = hdrs - 20 - optlen, tcplen = len - t;
-	uint32_t sum;
-	if (c->key.v6) {
-		uint8_t rest[8] = {0, 0, (uint8_t)(tcplen >> 8), (uint8_t)tcplen, 0, 0, 0, 6};
-		sum = csum_add(rest, 8, csum_add(f + ETH_HLEN_ + 8, 32, 0));
-	} else {
-		uint8_t rest[4] = {0, 6, (uint8_t)(tcplen >> 8), (uint8_t)tcplen};
-		sum = csum_add(rest, 4, csum_add(f + ETH_HLEN_ + 12, 8, 0));
-	}
-	uint16_t v = (uint16_t)~csum_fold(csum_add(f + t, tcplen, sum));
-	put16(f + t + 16, v);
+	const struct tcpseg_out o = {.key = &c->key,
+	                             .guest_mac = c->guest_mac,
+	                             .gw_mac = c->gw_mac,
+	                             .seq = seq,
+	                             .ack = (flags & TH_ACK) ? c->rcv_nxt : 0,
+	                             .flags = flags,
+	                             .win = win,
+	                             .opts = opts,
+	                             .optlen = optlen,
+	                             .payload = payload,
+	                             .ip_id = c->owner->ip_id++};
+	return tcpseg_headers(f, &o);
 }
 
 /* The largest payload per TCP segment the namespace takes: its MSS, within its MTU. */
@@ -449,8 +291,8 @@ static void emit(struct conn *c, uint32_t seq, uint8_t flags, const uint8_t *opt
 		c->delack_ms = INT64_MAX;
 	}
 	if (!t->vnet) {
-		full_tcp_csum(c, t->buf, hdrs, optlen, len);
-		engine_send_frame(t->engine, t->buf, len);
+		tcpseg_full_csum(t->buf, c->key.v6, hdrs, optlen, len);
+		t->sink.send(t->sink.opaque, t->buf, len);
 		return;
 	}
 	struct virtio_net_hdr h = {0};
@@ -464,12 +306,12 @@ static void emit(struct conn *c, uint32_t seq, uint8_t flags, const uint8_t *opt
 		h.hdr_len = (uint16_t)hdrs;
 		h.gso_size = (uint16_t)mss;
 	}
-	engine_send_frame_vnet(t->engine, &h, t->buf, len);
+	t->sink.send_vnet(t->sink.opaque, &h, t->buf, len);
 }
 
 static size_t hdr_space(const struct conn *c)
 {
-	return ETH_HLEN_ + (c->key.v6 ? 40 : 20) + 20;
+	return TCPSEG_ETH_HLEN + (c->key.v6 ? 40 : 20) + 20;
 }
 
 static void send_ctl(struct conn *c, uint32_t seq, uint8_t flags)
@@ -495,7 +337,7 @@ static void send_synack(struct conn *c)
 	uint16_t mss = (uint16_t)MIN(mtu - (c->key.v6 ? 60 : 40), 65535u);
 	opts[n++] = 2;
 	opts[n++] = 4;
-	put16(opts + n, mss);
+	tcpseg_put16(opts + n, mss);
 	n += 2;
 	if (c->rcv_wscale) {
 		opts[n++] = 1;
@@ -511,7 +353,7 @@ static void send_syn(struct conn *c)
 {
 	uint8_t opts[8] = {2, 4, 0, 0, 1, 3, 3, OUR_WSCALE};
 	unsigned mtu = c->owner->opt->mtu;
-	put16(opts + 2, (uint16_t)MIN(mtu - (c->key.v6 ? 60 : 40), 65535u));
+	tcpseg_put16(opts + 2, (uint16_t)MIN(mtu - (c->key.v6 ? 60 : 40), 65535u));
 	emit(c, c->iss, TH_SYN, opts, sizeof(opts), 0);
 }
 
@@ -1270,14 +1112,14 @@ static bool conn_input(struct conn *c, const struct seg *s)
 bool tcpout_input(struct tcpout *t, const uint8_t *frame, size_t len)
 {
 	struct seg s;
-	if (!t->enabled || len < ETH_HLEN_)
+	if (!t->enabled || len < TCPSEG_ETH_HLEN)
 		return false;
 	/* The namespace has one link, the tap: every frame comes from its one MAC address. */
 	if (!(frame[6] & 1)) {
 		memcpy(t->guest_mac, frame + 6, 6);
 		t->have_mac = true;
 	}
-	if (!parse_seg(frame, len, &s))
+	if (!tcpseg_parse(frame, len, &s))
 		return false;
 	struct conn *c = g_hash_table_lookup(t->conns, &s.key);
 	if (c != NULL && conn_input(c, &s))
@@ -1460,13 +1302,13 @@ static bool peek_off_works(void)
 	return ok;
 }
 
-struct tcpout *tcpout_new(const struct options *opt, struct engine *e, struct loop *l)
+struct tcpout *tcpout_new(const struct options *opt, const struct frame_sink *sink, struct loop *l)
 {
 	struct tcpout *t = g_new0(struct tcpout, 1);
 	t->opt = opt;
-	t->engine = e;
+	t->sink = *sink;
 	t->loop = l;
-	t->vnet = engine_offload(e);
+	t->vnet = sink->vnet;
 	t->conns = g_hash_table_new_full(key_hash, key_equal, NULL, conn_destroy);
 	t->acks = g_ptr_array_new();
 	t->dead = g_ptr_array_new_with_free_func(g_free);

@@ -3,7 +3,7 @@
  * tcpout.c). */
 #pragma once
 
-#include "engine.h"
+#include "sink.h"
 #include "loop.h"
 #include "options.h"
 
@@ -30,7 +30,7 @@ struct tcpout_stats {
 };
 
 /* NULL never: when the path is off (--outbound-fast-path=off), tcpout_input() takes nothing. */
-struct tcpout *tcpout_new(const struct options *opt, struct engine *e, struct loop *l);
+struct tcpout *tcpout_new(const struct options *opt, const struct frame_sink *sink, struct loop *l);
 void tcpout_free(struct tcpout *t);
 
 /*

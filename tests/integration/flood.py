@@ -28,7 +28,7 @@
       In the namespace: COUNT connections at once, each sending SIZE random bytes; checks
       every answer against the SHA-256 of what it sent; prints "intact COUNT".
   flood.py api-probe SOCKET SECONDS OUT
-      get_info over the API every 20 ms for SECONDS; writes the slowest answer's time in ms.
+      get_info over the API every 20 ms for SECONDS; writes "P95 SLOWEST COUNT" (times in ms).
 Every generator paces itself (a short sleep every 256 packets) and stops after its count.
 """
 import json
@@ -186,7 +186,7 @@ def stream_client(args):
 
 def api_probe(args):
     path, seconds, out = args[0], float(args[1]), args[2]
-    worst, n = 0.0, 0
+    times = []
     end = time.monotonic() + seconds
     req = json.dumps({"execute": "get_info"}).encode()
     while time.monotonic() < end:
@@ -204,11 +204,11 @@ def api_probe(args):
             data += b
         s.close()
         json.loads(data)["return"]
-        worst = max(worst, (time.monotonic() - t0) * 1000)
-        n += 1
+        times.append((time.monotonic() - t0) * 1000)
         time.sleep(0.02)
+    times.sort()
     with open(out, "w") as f:
-        f.write("%.1f %d\n" % (worst, n))
+        f.write("%.1f %.1f %d\n" % (times[len(times) * 95 // 100], times[-1], len(times)))
 
 
 def conns(args):
