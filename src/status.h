@@ -13,3 +13,8 @@ json_t *status_info(const struct options *opt, struct engine *e);
 json_t *status_connections(struct engine *e);
 /* Parse libslirp's slirp_connection_info() text (exposed for the unit tests). */
 json_t *status_parse_connection_info(const char *text);
+/* Note whether the target's user namespace is the daemon's own, for get_info's nsenter
+ * command: once at startup, while /proc is there (before the sandbox). */
+void status_probe_target(const struct options *opt);
+/* get_info's "target": {type, pid, netns_path, userns_path, nsenter} (see status.c). */
+json_t *status_target(const struct options *opt);
