@@ -1,11 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # slirpnsctl, the API client: usage errors exit 2; add/list/remove with TCP, UDP, an ephemeral
-# port, a port range (and its roll-back when one port of it is taken) and an IPv6 host address
-# ([::1]), each really forwarding (ncat, helper.py); daemon errors exit 1 with the daemon's
-# text; --json prints answers that jq parses; info and connections are readable; a daemon that
-# never answers is given up on after --timeout. Then add/list/remove against a real
-# slirp4netns --api-socket (skipped without slirp4netns), whose answers lack fields.
+# port, a port range (and its roll-back when one port of it is taken), an IPv6 host address
+# ([::1]) and an IPv6 guest address, each really forwarding (ncat, helper.py); daemon errors
+# exit 1 with the daemon's text; --json prints answers that jq parses; info and connections
+# are readable; a daemon that never answers is given up on after --timeout. Then
+# add/list/remove against a real slirp4netns --api-socket (skipped without slirp4netns), whose
+# answers lack fields.
 # (get_info's "target" and its nsenter command: nsenter_hint.sh.)
 . "$(dirname "$0")/lib.sh"
 
@@ -117,6 +118,18 @@ v6id=$(awk 'NR == 2 { print $1 }' <<<"$OUT")
 retry ncat -z ::1 18200 || fail "[::1]:18200 does not accept"
 tcp_via ::1 18200 hello-ipv6
 list_row "$v6id" | grep -qF "[::1]:18200" || fail "list row $v6id: '$(list_row "$v6id")'"
+
+# An IPv6 guest address (the daemon runs with -6), once SLAAC has given the namespace one.
+retry in_ns sh -c 'ip -6 addr show dev tap0 scope global | grep fd00:: | grep -qv tentative' ||
+	fail "no SLAAC address"
+guest6=$(in_ns ip -6 -o addr show dev tap0 scope global | awk '{print $4}' | cut -d/ -f1 | head -n1)
+start_ns_helper tcp-echo :: 83
+run "add v6 guest" 0 ctl add "[::1]:18201:83/$guest6"
+v6gid=$(awk 'NR == 2 { print $1 }' <<<"$OUT")
+tcp_via ::1 18201 hello-ipv6-guest
+list_row "$v6gid" | grep -qE "^$v6gid +tcp +\[::1\]:18201 +\[$guest6\]:83$" ||
+	fail "list row $v6gid: '$(list_row "$v6gid")'"
+run "remove v6 guest" 0 ctl remove "$v6gid"
 
 # --- errors carry the daemon's text ---------------------------------------------------------
 run "duplicate" 1 ctl add 18080:80
