@@ -262,21 +262,22 @@ static void roll_back(const struct ctl *c, GArray *ids)
 {
 	struct ctl quiet = *c;
 	quiet.json = false;
+	unsigned removed = 0;
 	for (guint i = 0; i < ids->len; i++) {
 		json_int_t id = g_array_index(ids, json_int_t, i);
 		json_t *a = request(&quiet, "add: removing the forwards added so far",
 		                    ctl_remove_request(id));
-		if (a == NULL)
-			fprintf(stderr,
-			        "slirpnsctl: add: forward %" JSON_INTEGER_FORMAT
-			        " stays in place\n",
+		if (a != NULL)
+			removed++;
+		else
+			fprintf(stderr, "slirpnsctl: add: forward %" JSON_INTEGER_FORMAT " stays\n",
 			        id);
 		json_decref(a);
 	}
-	if (ids->len > 0)
+	if (removed > 0)
 		fprintf(stderr,
 		        "slirpnsctl: add: removed the %u forward%s of the range added so far\n",
-		        ids->len, ids->len == 1 ? "" : "s");
+		        removed, removed == 1 ? "" : "s");
 }
 
 /* The host port an add answer reports, else the one asked for (unknown if that was 0). */
