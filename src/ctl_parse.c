@@ -10,6 +10,8 @@
  *     and port i of one maps to port i of the other. A single host port 0 asks the daemon for
  *     an ephemeral port; 0 is not allowed in a range, nor as a guest port.
  *   - GUESTADDR, after the first "/", is an IPv4 or IPv6 literal (brackets allowed).
+ *   - a last "/tcp" or "/udp" sets the protocol, as in slirpns -p and podman -p
+ *     ("8080:80/udp", "8080:80/10.0.2.5/udp").
  * Nothing here does I/O: slirpnsctl.c sends what ctl_add_request() builds, one request per
  * port, and the unit tests (tests/unit/test_ctl_parse.c) check the grammar and its errors.
  */
@@ -168,6 +170,20 @@ static bool parse_ports(const char *ports, const char *spec, struct ctl_forward 
 	return true;
 }
 
+/* What follows the first "/": GUESTADDR, tcp|udp, or GUESTADDR/tcp|udp. */
+static bool parse_suffix(char *suffix, const char *spec, struct ctl_forward *fw, GError **err)
+{
+	char *last = strrchr(suffix, '/');
+	char *proto = last != NULL ? last + 1 : suffix;
+	if (ctl_parse_proto(proto, &fw->udp)) {
+		fw->proto_in_spec = true;
+		if (last == NULL)
+			return true;
+		*last = '\0';
+	}
+	return parse_guest_addr(suffix, spec, fw, err);
+}
+
 bool ctl_parse_forward(const char *spec, struct ctl_forward *fw, GError **err)
 {
 	bool udp = fw->udp;
@@ -177,7 +193,7 @@ bool ctl_parse_forward(const char *spec, struct ctl_forward *fw, GError **err)
 	char *slash = strchr(head, '/');
 	if (slash != NULL) {
 		*slash = '\0';
-		if (!parse_guest_addr(slash + 1, spec, fw, err))
+		if (!parse_suffix(slash + 1, spec, fw, err))
 			return false;
 	}
 	g_autofree char *addr = NULL;

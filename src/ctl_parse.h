@@ -9,8 +9,8 @@
 #include <stdint.h>
 
 /*
- * One "add" request: `[HOSTADDR:]HOSTPORT:GUESTPORT[/GUESTADDR]`, where either port may be a
- * range A-B (both ranges of the same length; a single host port 0 asks for an ephemeral one).
+ * One "add" request: `[HOSTADDR:]HOSTPORT:GUESTPORT[/GUESTADDR][/tcp|/udp]`, where either port may
+ * be a range A-B (both ranges of the same length; a single host port 0 asks for an ephemeral one).
  * The forwards are host_port+i -> guest_port+i for i in [0, count).
  */
 struct ctl_forward {
@@ -20,12 +20,14 @@ struct ctl_forward {
 	uint16_t host_port;                /* the first one; 0 = ephemeral (count is 1) */
 	uint16_t guest_port;               /* the first one */
 	unsigned count;                    /* how many ports, >= 1 */
+	bool proto_in_spec;                /* a /tcp or /udp suffix set udp */
 };
 
 /* "tcp" or "udp" (case-insensitive) into *udp; false for anything else. */
 bool ctl_parse_proto(const char *s, bool *udp);
 
-/* Parse SPEC into fw (fw->udp is left alone); false with *err set to a one-line message. */
+/* Parse SPEC into fw (fw->udp is kept unless SPEC ends in /tcp or /udp); false with *err
+ * set to a one-line message. */
 bool ctl_parse_forward(const char *spec, struct ctl_forward *fw, GError **err);
 
 /* The add_hostfwd request for the i-th port of fw (i < fw->count). */

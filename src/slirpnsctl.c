@@ -52,7 +52,7 @@ static const char help_text[] =
     "Talk to the API socket of slirpns (or slirp4netns).\n"
     "\n"
     "Commands:\n"
-    "  add [tcp|udp] [HOSTADDR:]HOSTPORT:GUESTPORT[/GUESTADDR]\n"
+    "  add [tcp|udp] [HOSTADDR:]HOSTPORT:GUESTPORT[/GUESTADDR][/tcp|/udp]\n"
     "                       add a port forward (tcp by default) and print its id and host\n"
     "                       port; HOSTPORT 0 picks a free one, ranges (8000-8010:8000-8010)\n"
     "                       add one forward per port, IPv6 host addresses go in brackets\n"
@@ -298,10 +298,13 @@ static int cmd_add(const struct ctl *c, int argc, char **argv)
 		return usage_error("add: unknown protocol \"%s\" (tcp or udp)", argv[0]);
 	if (argc < 1 || argc > 2)
 		return usage_error(
-		    "add: expected [tcp|udp] [HOSTADDR:]HOSTPORT:GUESTPORT[/GUESTADDR]");
+		    "add: expected [tcp|udp] [HOSTADDR:]HOSTPORT:GUESTPORT[/GUESTADDR][/tcp|/udp]");
 	g_autoptr(GError) err = NULL;
 	if (!ctl_parse_forward(argv[argc - 1], &fw, &err))
 		return usage_error("add: %s", err->message);
+	if (argc == 2 && fw.proto_in_spec)
+		return usage_error("add: the protocol is given twice, as \"%s\" and in \"%s\"",
+		                   argv[0], argv[1]);
 	g_autoptr(GArray) ids = g_array_new(FALSE, FALSE, sizeof(json_int_t));
 	g_autoptr(GString) out = g_string_new("ID    PORT\n");
 	for (unsigned i = 0; i < fw.count; i++) {

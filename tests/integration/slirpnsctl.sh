@@ -1,10 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-or-later
 # slirpnsctl, the API client: usage errors exit 2; add/list/remove with TCP, UDP, an ephemeral
-# port, a port range (and its roll-back when one port of it is taken), an IPv6 host address
-# ([::1]) and an IPv6 guest address, each really forwarding (ncat, helper.py); daemon errors
-# exit 1 with the daemon's text; --json prints answers that jq parses; info and connections
-# are readable; a daemon that never answers is given up on after --timeout. Then
+# port, a /udp suffix, a port range (and its roll-back when one port of it is taken), an IPv6
+# host address ([::1]) and an IPv6 guest address, each really forwarding (ncat, helper.py);
+# daemon errors exit 1 with the daemon's text; --json prints answers that jq parses; info and
+# connections are readable; a daemon that never answers is given up on after --timeout. Then
 # add/list/remove against a real slirp4netns --api-socket (skipped without slirp4netns), whose
 # answers lack fields.
 # (get_info's "target" and its nsenter command: nsenter_hint.sh.)
@@ -159,6 +159,16 @@ run "remove" 0 ctl remove 1 "$uid"
 [ -z "$OUT" ] || fail "remove printed '$OUT'"
 refused 127.0.0.1 18080
 [ -z "$(list_row 1)" ] || fail "forward 1 still listed"
+
+# The protocol as a suffix, as slirpns -p and podman -p write it.
+run "add /udp" 0 ctl add 127.0.0.1:18083:81/udp
+sid=$(awk 'NR == 2 { print $1 }' <<<"$OUT")
+udp_via 127.0.0.1 18083 hello-suffix
+list_row "$sid" | grep -qE "^$sid +udp +127\.0\.0\.1:18083 " ||
+	fail "list row $sid: '$(list_row "$sid")'"
+run "remove /udp" 0 ctl remove "$sid"
+run "protocol twice" 2 ctl add tcp 18084:80/udp
+err_has "protocol twice" "the protocol is given twice"
 
 # --- info and connections -------------------------------------------------------------------
 run "info" 0 ctl info

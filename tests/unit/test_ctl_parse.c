@@ -71,6 +71,25 @@ Test(ctl_parse, proto_is_kept)
 	cr_assert_not(ctl_parse_proto("", &udp));
 }
 
+Test(ctl_parse, proto_suffix)
+{
+	struct ctl_forward fw = parse_ok("8080:80/udp");
+	cr_assert(fw.udp && fw.proto_in_spec);
+	cr_assert_str_eq(fw.guest_addr, "");
+	fw = parse_ok("[::]:53:53/10.0.2.5/UDP");
+	cr_assert(fw.udp && fw.proto_in_spec);
+	cr_assert_str_eq(fw.guest_addr, "10.0.2.5");
+	fw = (struct ctl_forward){.udp = true};
+	cr_assert(ctl_parse_forward("8080:80/[fd00::5]/tcp", &fw, NULL));
+	cr_assert(!fw.udp && fw.proto_in_spec);
+	cr_assert_str_eq(fw.guest_addr, "fd00::5");
+	fw = parse_ok("8080:80/10.0.2.5");
+	cr_assert_not(fw.proto_in_spec);
+	parse_bad("8080:80/udp/10.0.2.5", "guest address \"udp/10.0.2.5\"");
+	parse_bad("8080:80/sctp", "guest address \"sctp\"");
+	parse_bad("8080:80/10.0.2.5/", "guest address \"10.0.2.5/\"");
+}
+
 Test(ctl_parse, ranges)
 {
 	struct ctl_forward fw = parse_ok("8000-8010:9000-9010");
