@@ -17,7 +17,6 @@
 #include "ctl_parse.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <glib.h>
 #include <jansson.h>
