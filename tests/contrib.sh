@@ -6,7 +6,8 @@
 #      `slirpns --help`, and completes --netns-type values, option values after "=", file
 #      names for --api-socket, and the positional argument that --netns-type selects.
 #      Likewise contrib/completion/slirpnsctl.bash offers exactly the long options of
-#      `slirpnsctl --help`, its commands, tcp/udp after "add", and socket files for -a.
+#      `slirpnsctl --help`, its commands, tcp/udp after "add", socket files for -a, and the
+#      forward ids after "remove".
 #   2. The AppArmor profile (contrib/apparmor/usr.bin.slirpns) compiles with apparmor_parser,
 #      when that is installed (nothing is loaded into the kernel).
 #   3. The shell scripts in contrib/ parse (bash -n).
@@ -100,6 +101,15 @@ ctl_expect "nothing after add's spec" "" -a /tmp/s add tcp 8080:80 ""
 ctl_expect "an -a socket file" "$CTL_COMPLETION" -a "${CTL_COMPLETION%bash}"
 ctl_expect "an --api-socket= socket file" "$CTL_COMPLETION" --api-socket = "${CTL_COMPLETION%bash}"
 ctl_expect "a long option prefix" "--json" --js
+# After "remove", the ids that `slirpnsctl -a SOCKET list` shows (a stand-in slirpnsctl here).
+fake=$(mktemp -d)
+trap 'rm -rf "$fake"' EXIT
+printf '#!/bin/sh\nprintf "ID  PROTO  HOST  GUEST\\n3   tcp    -     -\\n12  udp    -     -\\n"\n' \
+	>"$fake/slirpnsctl"
+chmod +x "$fake/slirpnsctl"
+PATH="$fake:$PATH" ctl_expect "remove's ids" $'3\n12' -a /tmp/s remove ""
+PATH="$fake:$PATH" ctl_expect "remove's ids after the socket" "12" remove -a /tmp/s 1
+ctl_expect "remove's ids without a socket" "" remove ""
 echo "# slirpnsctl completion: $(wc -l <<<"$ctl_comp_opts") long options, as in --help; commands complete"
 
 # --- 2. AppArmor profile ---------------------------------------------------------------------
