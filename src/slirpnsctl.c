@@ -211,6 +211,10 @@ static json_t *call(const struct ctl *c, json_t *req, char **raw, GError **err)
 	g_autofree char *answer = read_answer(c, fd, deadline, err);
 	if (answer == NULL)
 		return NULL;
+	if (answer[0] == '\0') {
+		g_set_error(err, CTL_ERROR, EPROTO, "%s: closed without an answer", c->socket);
+		return NULL;
+	}
 	json_error_t jerr;
 	json_t *j = json_loads(answer, 0, &jerr);
 	if (!json_is_object(j)) {

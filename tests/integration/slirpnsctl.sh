@@ -4,9 +4,9 @@
 # port, a /udp suffix, a port range (and its roll-back when one port of it is taken), an IPv6
 # host address ([::1]) and an IPv6 guest address, each really forwarding (ncat, helper.py);
 # daemon errors exit 1 with the daemon's text; --json prints answers that jq parses; info and
-# connections are readable; a daemon that never answers is given up on after --timeout. Then
-# add/list/remove against a real slirp4netns --api-socket (skipped without slirp4netns), whose
-# answers lack fields.
+# connections are readable; a daemon that never answers is given up on after --timeout, one
+# that hangs up is reported. Then add/list/remove against a real slirp4netns --api-socket
+# (skipped without slirp4netns), whose answers lack fields.
 # (get_info's "target" and its nsenter command: nsenter_hint.sh.)
 . "$(dirname "$0")/lib.sh"
 
@@ -218,6 +218,20 @@ err_has "silent daemon" "slirpnsctl: $T/silent.sock: no answer within 1 s"
 [ "$ms" -lt 5000 ] || fail "giving up on a silent daemon took $ms ms"
 note "silent daemon: given up after $ms ms"
 kill "$silent"
+# One that hangs up without a word.
+as_user "$PY" - "$T/closer.sock" >/dev/null <<'EOF' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(8)
+while True:
+    s.accept()[0].close()
+EOF
+closer=$!
+retry test -S "$T/closer.sock" || fail "the closing server did not start"
+run "closing daemon" 1 as_user "$SLIRPNSCTL_BIN" -a "$T/closer.sock" info
+err_has "closing daemon" "slirpnsctl: $T/closer.sock: closed without an answer"
+kill "$closer"
 stop_slirpns
 
 # --- against slirp4netns --------------------------------------------------------------------
