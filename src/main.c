@@ -160,6 +160,7 @@ static json_t *backend_info(void *opaque)
 {
 	struct daemon *d = opaque;
 	json_t *info = status_info(&d->opt, d->engine, datapath_stats(d->dp));
+	json_object_set_new(info, "target", status_target(&d->opt));
 	struct fastpath_stats fs = fastpath_stats(d->fastpath);
 	const struct relay_set *cross = forwarder_relays(d->forwarder);
 	struct tcpout_stats ts = tcpout_stats(d->tcpout);
@@ -389,6 +390,7 @@ int main(int argc, char **argv)
 
 	setup_api(&d);
 	print_summary(&d.opt);
+	status_probe_target(&d.opt); /* while /proc is there: before the sandbox */
 	confine(&d.opt);
 	signal_ready(d.opt.ready_fd);
 	int code = loop_run(d.loop);

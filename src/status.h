@@ -21,3 +21,8 @@ size_t status_count_connections(const char *text);
 /* get_info's "limits": each cap (bounds.c), what is held against it, and what was refused. */
 json_t *status_bounds(const struct bounds *l, const struct tcpout_stats *ts,
                       const struct admit_stats *as);
+/* Note whether the target's user namespace is the daemon's own, for get_info's nsenter
+ * command: once at startup, while /proc is there (before the sandbox). */
+void status_probe_target(const struct options *opt);
+/* get_info's "target": {type, pid, netns_path, userns_path, nsenter} (see status.c). */
+json_t *status_target(const struct options *opt);
