@@ -50,8 +50,9 @@ static unsigned scaled(unsigned v, uint64_t room, uint64_t want)
 
 bool bounds_fit(struct bounds *l, rlim_t nofile)
 {
-	/* The fast path's connections and libslirp's sockets may both be full at once. */
-	uint64_t want = (uint64_t)l->tcp + bounds_sockets(l);
+	/* The endpoints' TCP connections and UDP flows and libslirp's sockets may all be full
+	 * at once. */
+	uint64_t want = (uint64_t)l->tcp + l->udp + bounds_sockets(l);
 	if (nofile == RLIM_INFINITY || nofile >= want + BOUND_FD_RESERVE)
 		return false;
 	uint64_t room = nofile > 2 * BOUND_FD_RESERVE ? nofile - BOUND_FD_RESERVE : nofile / 2;

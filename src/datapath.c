@@ -4,7 +4,8 @@
  * belongs to, and writes what the endpoints send back, with or without offload headers.
  *
  *   tap <-> datapath --> tcpout.c  (slirpns's own TCP endpoint) --> host sockets
- *                    --> engine.c  (libslirp: DHCP, DNS, UDP, ICMP, the rest) --> host sockets
+ *                    --> udpout.c  (slirpns's own UDP endpoint) --> host sockets
+ *                    --> engine.c  (libslirp: DHCP, DNS, ICMP, the rest) --> host sockets
  *
  * Calls go one way only: the datapath calls the endpoints; they send frames back through the
  * struct frame_sink they were given (sink.h) and never name this file, nor one another.
@@ -15,9 +16,11 @@
  * up UDP sockets in a list, so with 4,000 flows each datagram costs ~100 us, and 128 of them
  * kept the API waiting 40 ms per round. Each frame is offered first, before any checksum work,
  * to the TCP endpoint, which takes the segments of its own connections and the SYNs that open
- * them; everything else is fixed up for libslirp (tap.c: offload headers resolved, partial
- * checksums completed) and given to it. At the end of a batch tcpout_flush() sends the ACKs
- * the batch made due.
+ * them; everything else is fixed up (tap.c: offload headers resolved, partial checksums
+ * completed), IPv4 fragments are reassembled (ipfrag.c: the libslirp we link crashes on some
+ * fragment orders, and the UDP endpoint wants whole datagrams), and each whole datagram is
+ * offered to the UDP endpoint, then given to libslirp. At the end of a batch tcpout_flush()
+ * sends the ACKs the batch made due.
  *
  * Output: plain frames (libslirp's, and the TCP endpoint's without offloads) go through
  * tap_write(), which adds the virtio-net header the tap expects; the TCP endpoint's large
@@ -32,6 +35,7 @@
 #include "config.h"
 #include "datapath.h"
 #include "framelog.h"
+#include "ipfrag.h"
 #include "pcap.h"
 #include "tap.h"
 #include "util.h"
@@ -48,8 +52,10 @@ struct datapath {
 	struct datapath_stats stats;
 	struct engine *engine; /* libslirp: every frame no other endpoint takes */
 	struct tcpout *tcp;    /* offered every frame first; or NULL */
-	struct pcap *pcap;     /* --pcap, or NULL */
-	bool observe;          /* pcap or --debug: show frames to them */
+	struct udpout *udp;    /* offered every whole datagram then; or NULL */
+	struct ipfrag *frags;
+	struct pcap *pcap; /* --pcap, or NULL */
+	bool observe;      /* pcap or --debug: show frames to them */
 	uint8_t frame[FRAME_MAX];
 };
 
@@ -65,18 +71,24 @@ struct datapath *datapath_new(const struct options *opt, int tapfd)
 	struct datapath *dp = g_new0(struct datapath, 1);
 	tap_init(&dp->tap, tapfd, opt->mtu);
 	dp->observe = slirpns_debug;
+	dp->frags = ipfrag_new();
 	return dp;
 }
 
 void datapath_free(struct datapath *dp)
 {
+	if (dp == NULL)
+		return;
+	ipfrag_free(dp->frags);
 	g_free(dp);
 }
 
-void datapath_set_endpoints(struct datapath *dp, struct engine *e, struct tcpout *t)
+void datapath_set_endpoints(struct datapath *dp, struct engine *e, struct tcpout *t,
+                            struct udpout *u)
 {
 	dp->engine = e;
 	dp->tcp = t;
+	dp->udp = u;
 }
 
 static void observe_frame(struct datapath *dp, const uint8_t *f, size_t len, bool to_guest)
@@ -143,8 +155,15 @@ static void frame_in(struct datapath *dp, uint8_t *buf, size_t n)
 	}
 	if (G_UNLIKELY(dp->observe))
 		observe_frame(dp, frame, (size_t)len, false);
+	const uint8_t *whole = frame;
+	size_t whole_len = (size_t)len;
+	if (ipfrag_input(dp->frags, frame, (size_t)len, now_ns() / 1000000, &whole, &whole_len) ==
+	    IPFRAG_HELD)
+		return;
+	if (dp->udp != NULL && udpout_input(dp->udp, whole, whole_len))
+		return;
 	if (dp->engine != NULL)
-		engine_input(dp->engine, frame, (size_t)len);
+		engine_input(dp->engine, whole, whole_len);
 }
 
 bool datapath_tap_readable(struct datapath *dp, GError **err)

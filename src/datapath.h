@@ -6,6 +6,7 @@
 #include "options.h"
 #include "sink.h"
 #include "tcpout.h"
+#include "udpout.h"
 
 #include <glib.h>
 #include <stdint.h>
@@ -24,8 +25,12 @@ struct datapath *datapath_new(const struct options *opt, int tapfd);
 void datapath_free(struct datapath *dp);
 /* Where the endpoints send their frames. */
 struct frame_sink datapath_sink(struct datapath *dp);
-/* The endpoints frames are classified to: the TCP endpoint first (or NULL), then libslirp. */
-void datapath_set_endpoints(struct datapath *dp, struct engine *e, struct tcpout *t);
+/*
+ * The endpoints frames are classified to: the TCP endpoint first, then (once fixed up and
+ * reassembled) the UDP endpoint, then libslirp. t and u may be NULL.
+ */
+void datapath_set_endpoints(struct datapath *dp, struct engine *e, struct tcpout *t,
+                            struct udpout *u);
 
 /* Read every frame the tap has (bounded) and hand each to its endpoint. false: tap gone. */
 bool datapath_tap_readable(struct datapath *dp, GError **err);

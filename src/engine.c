@@ -19,9 +19,6 @@
  * idle daemon wakes up twice a minute rather than every second. All libslirp then does late
  * is expire idle UDP/ICMP sessions (after 240 s or more) a little later.
  *
- * IPv4 fragments from the namespace are reassembled (ipfrag.c) before libslirp sees them:
- * the libslirp we link crashes on some fragment orders.
- *
  * Memory: libslirp allocates per connection (two socket buffers of 128 KiB that it then
  * reallocs to a multiple of the MSS, up to ~192 KiB, and mbufs as large as its MTU: 64 KiB
  * with offloads). glibc's mmap
@@ -40,7 +37,6 @@
 #include "admit.h"
 #include "frame.h"
 #include "frame.h"
-#include "ipfrag.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -67,8 +63,7 @@ struct engine {
 	Slirp *slirp;
 	struct frame_sink sink; /* where libslirp's frames go (the datapath) */
 	struct engine_stats stats;
-	GPtrArray *timers; /* of struct engine_timer * */
-	struct ipfrag *frags;
+	GPtrArray *timers;   /* of struct engine_timer * */
 	struct admit *admit; /* the bounds on libslirp's sockets (admit.c) */
 	guint sockets_peak;  /* most libslirp sockets since the last malloc_trim() */
 	int64_t last_trim_ms;
@@ -194,7 +189,6 @@ struct engine *engine_new(const struct options *opt, const struct frame_sink *si
 	struct engine *e = g_new0(struct engine, 1);
 	e->sink = *sink;
 	e->timers = g_ptr_array_new_with_free_func(g_free);
-	e->frags = ipfrag_new();
 	struct in6_addr gw6 = opt->net6;
 	gw6.s6_addr[15] = 2;
 	e->admit =
@@ -222,7 +216,6 @@ void engine_free(struct engine *e)
 		return;
 	slirp_cleanup(e->slirp);
 	g_ptr_array_unref(e->timers);
-	ipfrag_free(e->frags);
 	admit_free(e->admit);
 	g_free(e);
 }
@@ -243,31 +236,14 @@ struct admit_stats engine_admit_stats(const struct engine *e)
 }
 
 /* A whole frame for libslirp, unless it would open a socket beyond the caps (admit.c). */
-static void to_slirp(struct engine *e, const uint8_t *frame, size_t len, int64_t now_ms)
+void engine_input(struct engine *e, const uint8_t *frame, size_t len)
 {
-	if (!admit_input(e->admit, frame, len, now_ms)) {
+	e->activity |= frame_is_tcp(frame, len);
+	if (!admit_input(e->admit, frame, len, now_ns() / 1000000)) {
 		e->stats.frames_refused++;
 		return;
 	}
 	slirp_input(e->slirp, frame, (int)len);
-}
-
-void engine_input(struct engine *e, const uint8_t *frame, size_t len)
-{
-	const uint8_t *whole;
-	size_t whole_len;
-	int64_t now_ms = now_ns() / 1000000;
-	e->activity |= frame_is_tcp(frame, len);
-	switch (ipfrag_input(e->frags, frame, len, now_ms, &whole, &whole_len)) {
-	case IPFRAG_PASS:
-		to_slirp(e, frame, len, now_ms);
-		break;
-	case IPFRAG_DONE:
-		to_slirp(e, whole, whole_len, now_ms);
-		break;
-	case IPFRAG_HELD:
-		break;
-	}
 }
 
 void engine_hide_readable(struct engine *e, bool (*hide)(void *opaque, int fd), void *opaque)

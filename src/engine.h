@@ -35,8 +35,8 @@ struct admit_stats engine_admit_stats(const struct engine *e);
 void engine_hide_readable(struct engine *e, bool (*hide)(void *opaque, int fd), void *opaque);
 
 /*
- * Feed one frame from the namespace to libslirp (IPv4 fragments through ipfrag.c first,
- * then admit.c), checksums complete.
+ * Feed one whole frame from the namespace to libslirp (IPv4 fragments already reassembled,
+ * checksums complete), through admit.c's gate.
  */
 void engine_input(struct engine *e, const uint8_t *frame, size_t len);
 

@@ -28,6 +28,7 @@
 #include "seccomp.h"
 #include "status.h"
 #include "tcpout.h"
+#include "udpout.h"
 #include "util.h"
 #include "version.h"
 
@@ -53,6 +54,7 @@ struct daemon {
 	struct forwarder *forwarder;
 	struct fastpath *fastpath;
 	struct tcpout *tcpout; /* the outbound fast path */
+	struct udpout *udpout; /* its UDP endpoint */
 	struct bess *bess;     /* --target-type=bess */
 	struct pcap *pcap;     /* --pcap */
 	int tapfd;
@@ -147,13 +149,19 @@ static bool hide_listener(void *opaque, int fd)
 static bool backend_add(void *opaque, struct forward *fw, GError **err)
 {
 	struct daemon *d = opaque;
-	return forwarder_open(d->forwarder, fw, err);
+	if (!forwarder_open(d->forwarder, fw, err))
+		return false;
+	if (fw->udp)
+		udpout_reserve(d->udpout, fw->guest_addr, fw->guest_port);
+	return true;
 }
 
 static void backend_remove(void *opaque, const struct forward *fw)
 {
 	struct daemon *d = opaque;
 	forwarder_close(d->forwarder, fw);
+	if (fw->udp)
+		udpout_release(d->udpout, fw->guest_addr, fw->guest_port);
 }
 
 static json_t *backend_info(void *opaque)
@@ -176,7 +184,9 @@ static json_t *backend_info(void *opaque)
 	                    json_pack("{s:b,s:I,s:I}", "enabled", ts.enabled, "connections",
 	                              (json_int_t)ts.total, "active", (json_int_t)ts.active));
 	struct admit_stats as = engine_admit_stats(d->engine);
-	json_object_set_new(info, "limits", status_bounds(&d->opt.bounds, &ts, &as));
+	struct udpout_stats us = udpout_stats(d->udpout);
+	json_object_set_new(info, "udp_endpoint", status_udp(&us));
+	json_object_set_new(info, "limits", status_bounds(&d->opt.bounds, &ts, &as, &us));
 	json_t *counters = json_object_get(info, "counters");
 	json_t *n = json_object_get(counters, "connections");
 	if (json_is_integer(n))
@@ -189,6 +199,7 @@ static json_t *backend_connections(void *opaque)
 	struct daemon *d = opaque;
 	json_t *list = status_connections(d->engine);
 	tcpout_connections(d->tcpout, list);
+	udpout_connections(d->udpout, list);
 	return list;
 }
 
@@ -376,7 +387,8 @@ int main(int argc, char **argv)
 	d.loop = loop_new(d.engine);
 	fastpath_attach(d.fastpath, d.loop);
 	d.tcpout = tcpout_new(&d.opt, &sink, d.loop);
-	datapath_set_endpoints(d.dp, d.engine, d.tcpout);
+	d.udpout = udpout_new(&d.opt, &sink, d.loop);
+	datapath_set_endpoints(d.dp, d.engine, d.tcpout, d.udpout);
 	fastpath_set_tcpout(d.fastpath, d.tcpout);
 	if (d.fastpath != NULL)
 		engine_hide_readable(d.engine, hide_listener, d.fastpath);
@@ -401,6 +413,7 @@ int main(int argc, char **argv)
 	forwarder_free(d.forwarder);
 	fastpath_free(d.fastpath);
 	tcpout_free(d.tcpout);
+	udpout_free(d.udpout);
 	loop_free(d.loop);
 	engine_free(d.engine);
 	datapath_free(d.dp);

@@ -49,6 +49,7 @@ enum {
 	OPT_MAX_HALF_OPEN,
 	OPT_MAX_UDP,
 	OPT_MAX_BUFFERED,
+	OPT_UDP_TIMEOUT,
 };
 
 /* The leading ':' makes getopt return ':' (not '?') for a missing argument. */
@@ -86,6 +87,7 @@ static const struct option long_opts[] = {
     {"max-half-open", required_argument, NULL, OPT_MAX_HALF_OPEN},
     {"max-udp", required_argument, NULL, OPT_MAX_UDP},
     {"max-buffered", required_argument, NULL, OPT_MAX_BUFFERED},
+    {"udp-timeout", required_argument, NULL, OPT_UDP_TIMEOUT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'v'},
     {NULL, 0, NULL, 0},
@@ -145,6 +147,8 @@ static const char help_text[] =
     "                         that would open a new flow are dropped)\n"
     "--max-buffered=SIZE      bytes held for the host for all TCP connections\n"
     "                         (suffix K, M or G; default 64M, at least 64K)\n"
+    "--udp-timeout=SECONDS    close a UDP flow after SECONDS without a datagram\n"
+    "                         (default 240, 1 to 86400)\n"
     "-h, --help               show this help and exit\n"
     "-v, --version            show version and exit\n";
 
@@ -464,6 +468,7 @@ static void options_init(struct options *opt)
 	opt->target_tapfd = -1;
 	opt->pcap_max_size = PCAP_MAX_SIZE_DEFAULT;
 	bounds_default(&opt->bounds);
+	opt->udp_timeout = UDP_TIMEOUT_DEFAULT;
 	inet_pton(AF_INET, "10.0.2.0", &opt->net);
 	inet_pton(AF_INET, "255.255.255.0", &opt->mask);
 	opt->prefix = 24;
@@ -495,6 +500,16 @@ static bool parse_count(const char *name, const char *arg, unsigned *out, GError
 		return fail(err, "%s: '%s' is not a count from 1 to %u", name, arg,
 		            BOUND_COUNT_MAX);
 	*out = (unsigned)v;
+	return true;
+}
+
+/* A number of seconds: 1 to 86400. */
+static bool parse_seconds(const char *name, const char *arg, unsigned *out, GError **err)
+{
+	unsigned long secs;
+	if (!parse_uint(arg, 86400, &secs) || secs < 1)
+		return fail(err, "%s: '%s' is not a number of seconds from 1 to 86400", name, arg);
+	*out = (unsigned)secs;
 	return true;
 }
 
@@ -646,6 +661,8 @@ static bool apply_option(int c, const char *arg, struct options *opt, bool *mac_
 		return parse_count("--max-half-open", arg, &opt->bounds.half_open, err);
 	case OPT_MAX_UDP:
 		return parse_count("--max-udp", arg, &opt->bounds.udp, err);
+	case OPT_UDP_TIMEOUT:
+		return parse_seconds("--udp-timeout", arg, &opt->udp_timeout, err);
 	case OPT_MAX_BUFFERED:
 		if (!parse_size(arg, &opt->bounds.buffered) ||
 		    opt->bounds.buffered < BOUND_BUFFERED_MIN)

@@ -19,7 +19,8 @@ enum target_type { TARGET_NETNS, TARGET_BESS };
 /* --pcap-max-size default: 64 MiB. */
 #define PCAP_MAX_SIZE_DEFAULT (64ull << 20)
 /* The smallest --pcap-max-size: the file header and a few frames. */
-#define PCAP_MAX_SIZE_MIN 4096u
+#define PCAP_MAX_SIZE_MIN   4096u
+#define UDP_TIMEOUT_DEFAULT 240u
 
 enum options_action { ACTION_RUN, ACTION_HELP, ACTION_VERSION };
 
@@ -73,6 +74,7 @@ struct options {
 	bool debug;             /* --debug */
 	struct bounds bounds;   /* --max-tcp, --max-half-open, --max-udp, --max-buffered */
 	bool half_open_given;
+	unsigned udp_timeout; /* --udp-timeout, seconds */
 
 	/* Positional arguments */
 	pid_t target_pid;  /* NETNS_PID */

@@ -264,20 +264,30 @@ json_t *status_connections(struct engine *e)
 }
 
 json_t *status_bounds(const struct bounds *l, const struct tcpout_stats *ts,
-                      const struct admit_stats *as)
+                      const struct admit_stats *as, const struct udpout_stats *us)
 {
 	json_t *caps =
 	    json_pack("{s:i,s:i,s:i,s:I,s:i}", "tcp_connections", (int)l->tcp, "half_open",
 	              (int)l->half_open, "udp_flows", (int)l->udp, "buffered_bytes",
 	              (json_int_t)l->buffered, "libslirp_sockets", (int)bounds_sockets(l));
 	json_t *held = json_pack(
-	    "{s:I,s:I,s:I,s:i,s:i}", "tcp_connections", (json_int_t)(ts->active + ts->active_in),
-	    "half_open", (json_int_t)ts->half_open, "buffered_bytes", (json_int_t)ts->buffered,
-	    "udp_flows", (int)as->udp_flows, "libslirp_sockets", (int)as->sockets);
+	    "{s:I,s:I,s:I,s:I,s:i,s:i}", "tcp_connections",
+	    (json_int_t)(ts->active + ts->active_in), "half_open", (json_int_t)ts->half_open,
+	    "buffered_bytes", (json_int_t)ts->buffered, "udp_flows", (json_int_t)us->flows,
+	    "libslirp_udp_flows", (int)as->udp_flows, "libslirp_sockets", (int)as->sockets);
 	json_t *refused = json_pack(
-	    "{s:I,s:I,s:I,s:I,s:I,s:I}", "tcp_syn", (json_int_t)ts->refused, "libslirp_syn",
+	    "{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "tcp_syn", (json_int_t)ts->refused, "libslirp_syn",
 	    (json_int_t)as->refused_tcp, "half_open_reset", (json_int_t)ts->evicted, "buffer_full",
-	    (json_int_t)ts->buffer_full, "udp_new_flow", (json_int_t)as->refused_udp, "icmp_echo",
-	    (json_int_t)as->refused_icmp);
+	    (json_int_t)ts->buffer_full, "udp_evicted", (json_int_t)us->evicted, "udp_new_flow",
+	    (json_int_t)as->refused_udp, "icmp_echo", (json_int_t)as->refused_icmp);
 	return json_pack("{s:o,s:o,s:o}", "max", caps, "held", held, "refused", refused);
+}
+
+json_t *status_udp(const struct udpout_stats *us)
+{
+	return json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "enabled", us->enabled, "flows",
+	                 (json_int_t)us->flows, "total", (json_int_t)us->total, "evicted",
+	                 (json_int_t)us->evicted, "expired", (json_int_t)us->expired,
+	                 "port_unreachable", (json_int_t)us->unreachable, "datagrams_out",
+	                 (json_int_t)us->dgrams_out, "datagrams_in", (json_int_t)us->dgrams_in);
 }

@@ -6,12 +6,12 @@
 #include "engine.h"
 #include "options.h"
 #include "tcpout.h"
+#include "udpout.h"
 
 #include <jansson.h>
 
 /* get_info's facts: version, network layout, MTU, IPv6, counters. */
-json_t *status_info(const struct options *opt, struct engine *e,
-                    const struct datapath_stats *st);
+json_t *status_info(const struct options *opt, struct engine *e, const struct datapath_stats *st);
 /* The live connections, parsed from libslirp's connection table. */
 json_t *status_connections(struct engine *e);
 /* Parse libslirp's slirp_connection_info() text (exposed for the unit tests). */
@@ -20,7 +20,9 @@ json_t *status_parse_connection_info(const char *text);
 size_t status_count_connections(const char *text);
 /* get_info's "limits": each cap (bounds.c), what is held against it, and what was refused. */
 json_t *status_bounds(const struct bounds *l, const struct tcpout_stats *ts,
-                      const struct admit_stats *as);
+                      const struct admit_stats *as, const struct udpout_stats *us);
+/* get_info's "udp_endpoint": the UDP endpoint's flows and datagrams (udpout.c). */
+json_t *status_udp(const struct udpout_stats *us);
 /* Note whether the target's user namespace is the daemon's own, for get_info's nsenter
  * command: once at startup, while /proc is there (before the sandbox). */
 void status_probe_target(const struct options *opt);

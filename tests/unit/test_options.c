@@ -1472,7 +1472,7 @@ Test(bounds, fit_leaves_room_alone)
 	bounds_default(&b);
 	cr_assert_not(bounds_fit(&b, RLIM_INFINITY));
 	cr_assert_not(bounds_fit(&b, 1048576));
-	cr_assert_not(bounds_fit(&b, 2 * 4096 + 4096 + BOUND_FD_RESERVE));
+	cr_assert_not(bounds_fit(&b, 2 * 4096 + 2 * 4096 + BOUND_FD_RESERVE));
 	cr_assert_eq(b.tcp, 4096);
 	cr_assert_eq(b.udp, 4096);
 	cr_assert_eq(bounds_sockets(&b), 8192);
@@ -1483,17 +1483,31 @@ Test(bounds, fit_scales_to_the_fd_limit)
 	struct bounds b;
 	bounds_default(&b);
 	cr_assert(bounds_fit(&b, 8192));
-	/* The fast path's TCP, libslirp's TCP and UDP, and the reserve fit in 8192. */
-	cr_assert_leq(2ull * b.tcp + b.udp + BOUND_FD_RESERVE, 8192);
+	/* The endpoints' TCP and UDP, libslirp's, and the reserve fit in 8192. */
+	cr_assert_leq(2ull * b.tcp + 2ull * b.udp + BOUND_FD_RESERVE, 8192);
 	cr_assert_eq(b.tcp, b.udp); /* proportions kept */
 	cr_assert_eq(b.half_open, 1024);
 	bounds_default(&b);
 	cr_assert(bounds_fit(&b, 1024)); /* less than twice the reserve: half for the daemon */
-	cr_assert_leq(2ull * b.tcp + b.udp, 512);
+	cr_assert_leq(2ull * b.tcp + 2ull * b.udp, 512);
 	cr_assert_leq(b.half_open, b.tcp);
 	cr_assert_geq(b.tcp, 1);
 	b = (struct bounds){.tcp = 1, .half_open = 1, .udp = 1, .buffered = 1};
 	cr_assert(bounds_fit(&b, 3));
 	cr_assert_eq(b.tcp, 1); /* never below one */
 	cr_assert_eq(b.udp, 1);
+}
+
+Test(options, udp_timeout)
+{
+	OK("1");
+	cr_assert_eq(opt.udp_timeout, 240);
+	OK("--udp-timeout=3", "1");
+	cr_assert_eq(opt.udp_timeout, 3);
+	OK("--udp-timeout", "86400", "1");
+	cr_assert_eq(opt.udp_timeout, 86400);
+	FAILS("--udp-timeout: '0' is not a number of seconds from 1 to 86400", "--udp-timeout=0",
+	      "1");
+	FAILS("--udp-timeout: '86401'", "--udp-timeout=86401", "1");
+	FAILS("--udp-timeout: '1s'", "--udp-timeout=1s", "1");
 }

@@ -111,7 +111,7 @@ static void start(const char *extra)
 	eng = engine_new(&opt, &sink);
 	lp = loop_new(eng);
 	to = tcpout_new(&opt, &sink, lp);
-	datapath_set_endpoints(dp, eng, to);
+	datapath_set_endpoints(dp, eng, to, NULL);
 	seen = g_ptr_array_new_with_free_func(g_free);
 }
 

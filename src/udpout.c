@@ -1,0 +1,691 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * udpout.c - slirpns's own UDP endpoint: the datagrams the namespace sends to the host or to
+ * the outside world go to a host socket of their flow, without libslirp.
+ *
+ * Why: libslirp copies every datagram into an mbuf, keeps the last one per socket, and looks
+ * its UDP sockets up in a list, so each datagram costs more the more flows there are
+ * (4,000 flows: ~100 us each). Here a flow is a hash table entry holding one connected,
+ * non-blocking host socket.
+ *
+ * How:
+ *  - A flow is the namespace's (address, port) to (address, port). Its first datagram opens
+ *    a UDP socket, bound like libslirp's (--outbound-addr, --outbound-addr6) and connected to
+ *    the destination: the gateway 10.0.2.2 / fd00::2 means the host's loopback, unless
+ *    --disable-host-loopback; an address outside the virtual network is itself. Everything
+ *    else stays with libslirp: the DNS address and the rest of the virtual network, DHCP,
+ *    broadcast, multicast, link-local, IPv6 fragments (libslirp drops those too), and what the
+ *    namespace sends from the guest end of a UDP port forward (its answers to the forward's
+ *    clients: libslirp's forward socket must carry them; main.c tells us of each forward).
+ *    IPv4 fragments reach us reassembled (ipfrag.c, in datapath.c).
+ *  - Namespace -> host: the payload goes from the tap's read buffer straight to send().
+ *    Host -> namespace: recv() writes straight into the frame being built, after the space
+ *    its headers take; the UDP checksum is computed in full. A datagram larger than the
+ *    namespace's MTU is cut into IP fragments (IPv6: with a fragment header), as a router
+ *    would; the namespace reassembles them.
+ *  - Errors: a host socket that reports ECONNREFUSED (the host answered with ICMP port
+ *    unreachable) makes us send the namespace an ICMP (ICMPv6) port unreachable quoting its
+ *    last datagram, so QUIC and DNS clients fail fast instead of waiting for a timeout.
+ *  - Lifetime: a flow closes after --udp-timeout seconds (default 240, libslirp's) without a
+ *    datagram either way, or 10 s after an answer from port 53 (libslirp's DNS rule). At most
+ *    --max-udp flows are open (bounds.c); a new one beyond that closes the flow idle longest.
+ *    Two queues (normal and DNS), each in expiry order, make refresh and expiry O(1); one
+ *    loop watch (fd -1) carries the earliest deadline.
+ *  - Host sockets are watched by one epoll fd (level-triggered), itself watched by the loop;
+ *    a wake-up reads at most RECV_BATCH datagrams per flow, so one busy flow cannot starve the
+ *    rest. Flows are only closed outside the epoll batch, so its pointers stay valid.
+ * Not done: UDP port forwards still go through libslirp; no GSO or recvmmsg/sendmmsg yet.
+ */
+#include "config.h"
+#include "udpout.h"
+#include "frame.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define ETH_HLEN_     14
+#define DNS_EXPIRE_MS 10000
+#define RECV_BATCH    64
+#define UDP_MAX       65535
+#define QUOTE_MAX     (40 + 8) /* what an ICMP error quotes of the datagram: IP + UDP header */
+#define HDRS_MAX      (ETH_HLEN_ + 40 + 8)
+#define FRAG6_HLEN    8
+
+struct flow_key {
+	uint8_t v6;
+	uint8_t pad;
+	uint16_t gport, fport;        /* the namespace's port, the port it sent to (host order) */
+	uint8_t gaddr[16], faddr[16]; /* IPv4 in the first 4 bytes */
+};
+
+struct flow {
+	struct flow_key key;
+	struct udpout *owner;
+	int fd;
+	bool dns; /* in owner->dns (answered from port 53), not owner->idle */
+	int64_t expires_ms;
+	GList link; /* in owner->idle or owner->dns, by expires_ms */
+	uint8_t guest_mac[6];
+	uint8_t quote[QUOTE_MAX]; /* the last datagram's IP and UDP headers, for ICMP errors */
+	size_t quote_len;
+};
+
+struct udpout {
+	bool enabled;
+	const struct options *opt;
+	struct frame_sink sink;
+	struct loop *loop;
+	GHashTable *flows;    /* struct flow_key * -> struct flow * (owned) */
+	GHashTable *reserved; /* struct guest_end * -> count: UDP forwards' guest ends */
+	GQueue idle, dns;     /* the same flows, by expiry */
+	int epfd;
+	struct loop_watch *epoll_watch, *timer;
+	uint8_t gw_mac[6];
+	uint16_t ip_id;
+	uint32_t frag_id;
+	struct udpout_stats st;
+	uint8_t buf[HDRS_MAX + UDP_MAX]; /* a datagram to the namespace, built in place */
+	uint8_t frag[HDRS_MAX + FRAG6_HLEN + 65536];
+};
+
+/* An address and port in the namespace; zero-filled so it hashes as bytes. */
+struct guest_end {
+	uint8_t v6;
+	uint8_t pad;
+	uint16_t port;
+	uint8_t addr[16];
+};
+
+/* A datagram from the namespace. */
+struct dgram {
+	struct flow_key key;
+	const uint8_t *frame, *ip;
+	size_t iphl;
+	const uint8_t *data;
+	size_t len;
+};
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
+/* --- which datagrams are ours --- */
+
+static bool parse_v4(const uint8_t *f, size_t len, struct dgram *d)
+{
+	const uint8_t *ip = f + ETH_HLEN_;
+	size_t hl = (size_t)(ip[0] & 0x0f) * 4, tot = get16(ip + 2);
+	if ((ip[0] >> 4) != 4 || hl < 20 || ip[9] != 17 || (ip[6] & 0x3f) || ip[7] ||
+	    tot < hl + 8 || ETH_HLEN_ + tot > len)
+		return false;
+	memcpy(d->key.gaddr, ip + 12, 4);
+	memcpy(d->key.faddr, ip + 16, 4);
+	d->iphl = hl;
+	d->len = tot - hl;
+	return true;
+}
+
+static bool parse_v6(const uint8_t *f, size_t len, struct dgram *d)
+{
+	const uint8_t *ip = f + ETH_HLEN_;
+	size_t plen = get16(ip + 4);
+	if ((ip[0] >> 4) != 6 || ip[6] != 17 || plen < 8 || ETH_HLEN_ + 40 + plen > len)
+		return false;
+	d->key.v6 = 1;
+	memcpy(d->key.gaddr, ip + 8, 16);
+	memcpy(d->key.faddr, ip + 24, 16);
+	d->iphl = 40;
+	d->len = plen;
+	return true;
+}
+
+static bool parse(const uint8_t *f, size_t len, struct dgram *d)
+{
+	memset(d, 0, sizeof(*d));
+	if (len < ETH_HLEN_ + 28)
+		return false;
+	uint16_t type = get16(f + 12);
+	if (type == 0x0800 ? !parse_v4(f, len, d) : type != 0x86dd || !parse_v6(f, len, d))
+		return false;
+	d->frame = f;
+	d->ip = f + ETH_HLEN_;
+	const uint8_t *uh = d->ip + d->iphl;
+	size_t ulen = get16(uh + 4);
+	if (ulen < 8 || ulen > d->len)
+		return false;
+	d->key.gport = get16(uh);
+	d->key.fport = get16(uh + 2);
+	d->data = uh + 8;
+	d->len = ulen - 8;
+	return d->key.gport != 0 && d->key.fport != 0;
+}
+
+static bool v4_in_net(const struct options *o, const uint8_t a[4])
+{
+	uint32_t x;
+	memcpy(&x, a, 4);
+	return (x & o->mask.s_addr) == (o->net.s_addr & o->mask.s_addr);
+}
+
+/* The host address for a datagram to d's destination; false: leave it to libslirp. */
+static bool host_dest(const struct udpout *u, const struct dgram *d, struct sockaddr_storage *ss,
+                      socklen_t *sl)
+{
+	const struct options *o = u->opt;
+	memset(ss, 0, sizeof(*ss));
+	const uint8_t *a = d->key.faddr;
+	if (!d->key.v6) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+		struct in_addr gw = addr4_offset(o->net, 2);
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(d->key.fport);
+		*sl = sizeof(*sin);
+		if (memcmp(a, &gw, 4) == 0) {
+			sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			return !o->disable_host_loopback;
+		}
+		/* The rest of the virtual network (DNS, DHCP), 0/8, loopback, multicast, broadcast.
+		 */
+		if (v4_in_net(o, a) || a[0] == 0 || a[0] == 127 || a[0] >= 224)
+			return false;
+		memcpy(&sin->sin_addr, a, 4);
+		return true;
+	}
+	if (!o->ipv6)
+		return false;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	struct in6_addr dst, gw = o->net6;
+	memcpy(&dst, a, 16);
+	gw.s6_addr[15] = 2;
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons(d->key.fport);
+	*sl = sizeof(*sin6);
+	if (memcmp(&dst, &gw, 16) == 0) {
+		sin6->sin6_addr = in6addr_loopback;
+		return !o->disable_host_loopback;
+	}
+	if (memcmp(&dst, &o->net6, 8) == 0 || IN6_IS_ADDR_MULTICAST(&dst) ||
+	    IN6_IS_ADDR_LINKLOCAL(&dst) || IN6_IS_ADDR_LOOPBACK(&dst) ||
+	    IN6_IS_ADDR_UNSPECIFIED(&dst) || IN6_IS_ADDR_V4MAPPED(&dst))
+		return false;
+	sin6->sin6_addr = dst;
+	return true;
+}
+
+/* --- frames to the namespace --- */
+
+static uint16_t l4_csum(const struct flow_key *k, uint8_t proto, const uint8_t *l4, size_t n)
+{
+	uint32_t sum;
+	if (k->v6) {
+		uint8_t rest[8] = {(uint8_t)(n >> 24),
+		                   (uint8_t)(n >> 16),
+		                   (uint8_t)(n >> 8),
+		                   (uint8_t)n,
+		                   0,
+		                   0,
+		                   0,
+		                   proto};
+		sum = csum_add(k->faddr, 16, csum_add(k->gaddr, 16, csum_add(rest, 8, 0)));
+	} else {
+		uint8_t rest[4] = {0, proto, (uint8_t)(n >> 8), (uint8_t)n};
+		sum = csum_add(k->faddr, 4, csum_add(k->gaddr, 4, csum_add(rest, 4, 0)));
+	}
+	uint16_t c = (uint16_t)~csum_fold(csum_add(l4, n, sum));
+	return c == 0 && proto == 17 ? 0xffff : c;
+}
+
+/* Ethernet and IP headers from the flow's far end to the namespace; returns their length. */
+static size_t ip_headers(struct udpout *u, const struct flow *fl, uint8_t *f, uint8_t proto,
+                         size_t payload)
+{
+	const struct flow_key *k = &fl->key;
+	memcpy(f, fl->guest_mac, 6);
+	memcpy(f + 6, u->gw_mac, 6);
+	uint8_t *h = f + ETH_HLEN_;
+	if (k->v6) {
+		put16(f + 12, 0x86dd);
+		memset(h, 0, 40);
+		h[0] = 0x60;
+		put16(h + 4, (uint16_t)payload);
+		h[6] = proto;
+		h[7] = 64;
+		memcpy(h + 8, k->faddr, 16);
+		memcpy(h + 24, k->gaddr, 16);
+		return ETH_HLEN_ + 40;
+	}
+	put16(f + 12, 0x0800);
+	memset(h, 0, 20);
+	h[0] = 0x45;
+	put16(h + 2, (uint16_t)(20 + payload));
+	put16(h + 4, u->ip_id++);
+	h[8] = 64;
+	h[9] = proto;
+	memcpy(h + 12, k->faddr, 4);
+	memcpy(h + 16, k->gaddr, 4);
+	put16(h + 10, (uint16_t)~csum_fold(csum_add(h, 20, 0)));
+	return ETH_HLEN_ + 20;
+}
+
+static void emit(struct udpout *u, const void *frame, size_t len)
+{
+	u->sink.send(u->sink.opaque, frame, len);
+}
+
+/* IPv4 fragments of the UDP datagram at l4 (n bytes, header included) to the namespace. */
+static void fragment4(struct udpout *u, const struct flow *fl, const uint8_t *l4, size_t n)
+{
+	size_t step = ((u->opt->mtu - 20) / 8) * 8;
+	uint16_t id = u->ip_id;
+	for (size_t off = 0; off < n; off += step) {
+		size_t part = MIN(step, n - off);
+		size_t h = ip_headers(u, fl, u->frag, 17, part);
+		uint8_t *ip = u->frag + ETH_HLEN_;
+		put16(ip + 4, id);
+		put16(ip + 6, (uint16_t)((off / 8) | (off + part < n ? 0x2000 : 0)));
+		put16(ip + 10, 0);
+		put16(ip + 10, (uint16_t)~csum_fold(csum_add(ip, 20, 0)));
+		memcpy(u->frag + h, l4 + off, part);
+		emit(u, u->frag, h + part);
+	}
+	u->ip_id = (uint16_t)(id + 1);
+}
+
+/* The same for IPv6: a fragment header after the fixed one. */
+static void fragment6(struct udpout *u, const struct flow *fl, const uint8_t *l4, size_t n)
+{
+	size_t step = ((u->opt->mtu - 40 - FRAG6_HLEN) / 8) * 8;
+	uint32_t id = ++u->frag_id;
+	for (size_t off = 0; off < n; off += step) {
+		size_t part = MIN(step, n - off);
+		size_t h = ip_headers(u, fl, u->frag, 44, FRAG6_HLEN + part);
+		uint8_t *fh = u->frag + h;
+		fh[0] = 17;
+		fh[1] = 0;
+		put16(fh + 2, (uint16_t)(off | (off + part < n ? 1 : 0)));
+		put16(fh + 4, (uint16_t)(id >> 16));
+		put16(fh + 6, (uint16_t)id);
+		memcpy(fh + FRAG6_HLEN, l4 + off, part);
+		emit(u, u->frag, h + FRAG6_HLEN + part);
+	}
+}
+
+/* Where a datagram's payload goes in u->buf so that its headers fit before it. */
+static size_t payload_at(const struct flow *fl)
+{
+	return ETH_HLEN_ + (fl->key.v6 ? 40 : 20) + 8;
+}
+
+/* The n payload bytes already at payload_at() in u->buf, as a datagram to the namespace. */
+static void to_guest(struct udpout *u, struct flow *fl, size_t n)
+{
+	size_t at = payload_at(fl), ulen = 8 + n;
+	uint8_t *uh = u->buf + at - 8;
+	put16(uh, fl->key.fport);
+	put16(uh + 2, fl->key.gport);
+	put16(uh + 4, (uint16_t)(ulen > 65535 ? 0 : ulen));
+	put16(uh + 6, 0);
+	put16(uh + 6, l4_csum(&fl->key, 17, uh, ulen));
+	size_t iplen = (fl->key.v6 ? 40 : 20) + ulen;
+	u->st.dgrams_in++;
+	if (iplen <= u->opt->mtu) {
+		ip_headers(u, fl, u->buf, 17, ulen);
+		emit(u, u->buf, at + n);
+	} else if (fl->key.v6) {
+		fragment6(u, fl, uh, ulen);
+	} else {
+		fragment4(u, fl, uh, ulen);
+	}
+}
+
+/* ICMP (ICMPv6) port unreachable to the namespace, quoting its last datagram. */
+static void send_unreachable(struct udpout *u, struct flow *fl)
+{
+	if (fl->quote_len == 0)
+		return;
+	uint8_t *f = u->frag;
+	size_t n = 8 + fl->quote_len;
+	size_t h = ip_headers(u, fl, f, fl->key.v6 ? 58 : 1, n);
+	uint8_t *icmp = f + h;
+	memset(icmp, 0, 8);
+	icmp[0] = fl->key.v6 ? 1 : 3; /* destination unreachable */
+	icmp[1] = fl->key.v6 ? 4 : 3; /* port unreachable */
+	memcpy(icmp + 8, fl->quote, fl->quote_len);
+	if (fl->key.v6)
+		put16(icmp + 2, l4_csum(&fl->key, 58, icmp, n));
+	else
+		put16(icmp + 2, (uint16_t)~csum_fold(csum_add(icmp, n, 0)));
+	u->st.unreachable++;
+	emit(u, f, h + n);
+}
+
+/* --- the flow table --- */
+
+static int64_t timeout_ms(const struct udpout *u, const struct flow *fl)
+{
+	return fl->dns ? DNS_EXPIRE_MS : (int64_t)u->opt->udp_timeout * 1000;
+}
+
+static void arm_timer(struct udpout *u)
+{
+	int64_t at = INT64_MAX;
+	if (u->idle.head != NULL)
+		at = ((struct flow *)u->idle.head->data)->expires_ms;
+	if (u->dns.head != NULL)
+		at = MIN(at, ((struct flow *)u->dns.head->data)->expires_ms);
+	loop_watch_set_deadline(u->timer, at);
+}
+
+/* A datagram either way: the flow lives on (dns: the last one was an answer from port 53). */
+static void touch(struct udpout *u, struct flow *fl, bool dns)
+{
+	g_queue_unlink(fl->dns ? &u->dns : &u->idle, &fl->link);
+	fl->dns = dns;
+	fl->expires_ms = loop_now_ms() + timeout_ms(u, fl);
+	g_queue_push_tail_link(dns ? &u->dns : &u->idle, &fl->link);
+}
+
+static void flow_close(struct udpout *u, struct flow *fl)
+{
+	g_queue_unlink(fl->dns ? &u->dns : &u->idle, &fl->link);
+	epoll_ctl(u->epfd, EPOLL_CTL_DEL, fl->fd, NULL);
+	close(fl->fd);
+	log_debug("udpout: flow to port %u closed", fl->key.fport);
+	g_hash_table_remove(u->flows, &fl->key);
+}
+
+/* The flow whose deadline comes first. */
+static struct flow *oldest(struct udpout *u)
+{
+	struct flow *a = u->idle.head ? u->idle.head->data : NULL;
+	struct flow *b = u->dns.head ? u->dns.head->data : NULL;
+	if (a == NULL || (b != NULL && b->expires_ms < a->expires_ms))
+		return b;
+	return a;
+}
+
+static int open_socket(struct udpout *u, const struct sockaddr_storage *dst, socklen_t dl)
+{
+	int fam = dst->ss_family;
+	int fd = socket(fam, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	const struct options *o = u->opt;
+	bool ok = true;
+	if (fam == AF_INET && o->has_outbound_addr)
+		ok = bind(fd, (const struct sockaddr *)&o->outbound_addr,
+		          sizeof(o->outbound_addr)) == 0;
+	if (fam == AF_INET6 && o->has_outbound_addr6)
+		ok = bind(fd, (const struct sockaddr *)&o->outbound_addr6,
+		          sizeof(o->outbound_addr6)) == 0;
+	if (ok)
+		ok = connect(fd, (const struct sockaddr *)dst, dl) == 0;
+	if (!ok) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static struct flow *flow_open(struct udpout *u, const struct dgram *d,
+                              const struct sockaddr_storage *dst, socklen_t dl)
+{
+	if (g_hash_table_size(u->flows) >= u->opt->bounds.udp) {
+		u->st.evicted++;
+		flow_close(u, oldest(u));
+	}
+	int fd = open_socket(u, dst, dl);
+	if (fd < 0) {
+		log_debug("udpout: socket to port %u: %s", d->key.fport, g_strerror(errno));
+		return NULL;
+	}
+	struct flow *fl = g_new0(struct flow, 1);
+	fl->key = d->key;
+	fl->owner = u;
+	fl->fd = fd;
+	fl->link.data = fl;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = fl};
+	if (epoll_ctl(u->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		close(fd);
+		g_free(fl);
+		return NULL;
+	}
+	g_queue_push_tail_link(&u->idle, &fl->link);
+	g_hash_table_insert(u->flows, &fl->key, fl);
+	u->st.total++;
+	log_debug("udpout: new flow to port %u", d->key.fport);
+	return fl;
+}
+
+/* --- namespace -> host --- */
+
+static bool end_parse(const char *addr, uint16_t port, struct guest_end *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->port = port;
+	if (inet_pton(AF_INET, addr, e->addr) == 1)
+		return true;
+	e->v6 = 1;
+	return inet_pton(AF_INET6, addr, e->addr) == 1;
+}
+
+void udpout_reserve(struct udpout *u, const char *guest_addr, uint16_t guest_port)
+{
+	struct guest_end e;
+	if (!end_parse(guest_addr, guest_port, &e))
+		return;
+	gpointer n = g_hash_table_lookup(u->reserved, &e);
+	if (n == NULL)
+		g_hash_table_insert(u->reserved, g_memdup2(&e, sizeof(e)), GUINT_TO_POINTER(1));
+	else
+		g_hash_table_insert(u->reserved, g_memdup2(&e, sizeof(e)),
+		                    GUINT_TO_POINTER(GPOINTER_TO_UINT(n) + 1));
+}
+
+void udpout_release(struct udpout *u, const char *guest_addr, uint16_t guest_port)
+{
+	struct guest_end e;
+	if (!end_parse(guest_addr, guest_port, &e))
+		return;
+	guint n = GPOINTER_TO_UINT(g_hash_table_lookup(u->reserved, &e));
+	if (n <= 1)
+		g_hash_table_remove(u->reserved, &e);
+	else
+		g_hash_table_insert(u->reserved, g_memdup2(&e, sizeof(e)), GUINT_TO_POINTER(n - 1));
+}
+
+/* Does the datagram come from the guest end of a UDP forward? */
+static bool from_forward(const struct udpout *u, const struct dgram *d)
+{
+	if (g_hash_table_size(u->reserved) == 0)
+		return false;
+	struct guest_end e = {.v6 = d->key.v6, .port = d->key.gport};
+	memcpy(e.addr, d->key.gaddr, sizeof(e.addr));
+	return g_hash_table_contains(u->reserved, &e);
+}
+
+bool udpout_input(struct udpout *u, const uint8_t *frame, size_t len)
+{
+	struct dgram d;
+	if (!u->enabled || !parse(frame, len, &d) || from_forward(u, &d))
+		return false;
+	struct flow *fl = g_hash_table_lookup(u->flows, &d.key);
+	if (fl == NULL) {
+		struct sockaddr_storage dst;
+		socklen_t dl;
+		if (!host_dest(u, &d, &dst, &dl))
+			return false;
+		fl = flow_open(u, &d, &dst, dl);
+		if (fl == NULL)
+			return true; /* dropped, as a full host would drop it */
+	}
+	if (!(frame[6] & 1))
+		memcpy(fl->guest_mac, frame + 6, 6);
+	fl->quote_len = MIN(d.iphl + 8, sizeof(fl->quote));
+	memcpy(fl->quote, d.ip, fl->quote_len);
+	touch(u, fl, false);
+	u->st.dgrams_out++;
+	if (send(fl->fd, d.data, d.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno == ECONNREFUSED)
+		send_unreachable(u, fl);
+	arm_timer(u);
+	return true;
+}
+
+/* --- host -> namespace --- */
+
+static void flow_readable(struct udpout *u, struct flow *fl)
+{
+	size_t at = payload_at(fl);
+	for (int i = 0; i < RECV_BATCH; i++) {
+		ssize_t n = recv(fl->fd, u->buf + at, sizeof(u->buf) - at, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == ECONNREFUSED)
+				send_unreachable(u, fl);
+			return;
+		}
+		touch(u, fl, fl->key.fport == 53);
+		to_guest(u, fl, (size_t)n);
+	}
+}
+
+static void on_epoll(struct loop *l, struct loop_watch *w, short revents, void *data)
+{
+	struct udpout *u = data;
+	struct epoll_event evs[64];
+	int n = epoll_wait(u->epfd, evs, G_N_ELEMENTS(evs), 0);
+	for (int i = 0; i < n; i++)
+		flow_readable(u, evs[i].data.ptr);
+	arm_timer(u);
+}
+
+static void on_timer(struct loop *l, struct loop_watch *w, short revents, void *data)
+{
+	struct udpout *u = data;
+	int64_t now = loop_now_ms();
+	struct flow *fl;
+	while ((fl = oldest(u)) != NULL && fl->expires_ms <= now) {
+		u->st.expired++;
+		flow_close(u, fl);
+	}
+	arm_timer(u);
+}
+
+/* --- setup --- */
+
+static guint key_hash(gconstpointer p)
+{
+	const uint8_t *b = p;
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < sizeof(struct flow_key); i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+static gboolean key_equal(gconstpointer a, gconstpointer b)
+{
+	return memcmp(a, b, sizeof(struct flow_key)) == 0;
+}
+
+static guint end_hash(gconstpointer p)
+{
+	const uint8_t *b = p;
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < sizeof(struct guest_end); i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+static gboolean end_equal(gconstpointer a, gconstpointer b)
+{
+	return memcmp(a, b, sizeof(struct guest_end)) == 0;
+}
+
+struct udpout *udpout_new(const struct options *opt, const struct frame_sink *sink, struct loop *l)
+{
+	struct udpout *u = g_new0(struct udpout, 1);
+	u->opt = opt;
+	u->sink = *sink;
+	u->loop = l;
+	u->flows = g_hash_table_new_full(key_hash, key_equal, NULL, g_free);
+	u->reserved = g_hash_table_new_full(end_hash, end_equal, g_free, NULL);
+	g_queue_init(&u->idle);
+	g_queue_init(&u->dns);
+	/* libslirp's own MAC for the gateway and every remote address: 52:55 and network+2. */
+	struct in_addr gw = addr4_offset(opt->net, 2);
+	u->gw_mac[0] = 0x52;
+	u->gw_mac[1] = 0x55;
+	memcpy(u->gw_mac + 2, &gw, 4);
+	u->epfd = -1;
+	u->enabled = !opt->outbound_fast_path_off;
+	if (u->enabled && (u->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		log_warn("UDP endpoint off: epoll_create1: %s", g_strerror(errno));
+		u->enabled = false;
+	}
+	if (u->enabled) {
+		u->epoll_watch = loop_watch_fd(l, u->epfd, POLLIN, on_epoll, u);
+		u->timer = loop_watch_fd(l, -1, 0, on_timer, u);
+	}
+	return u;
+}
+
+void udpout_free(struct udpout *u)
+{
+	if (u == NULL)
+		return;
+	GHashTableIter it;
+	gpointer k, v;
+	g_hash_table_iter_init(&it, u->flows);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		close(((struct flow *)v)->fd);
+	g_hash_table_unref(u->flows);
+	g_hash_table_unref(u->reserved);
+	if (u->epfd >= 0)
+		close(u->epfd);
+	g_free(u);
+}
+
+struct udpout_stats udpout_stats(const struct udpout *u)
+{
+	struct udpout_stats s = u->st;
+	s.enabled = u->enabled;
+	s.flows = g_hash_table_size(u->flows);
+	return s;
+}
+
+void udpout_connections(const struct udpout *u, json_t *list)
+{
+	GHashTableIter it;
+	gpointer k, v;
+	int64_t now = loop_now_ms();
+	g_hash_table_iter_init(&it, u->flows);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		const struct flow *fl = v;
+		char g[INET6_ADDRSTRLEN], f[INET6_ADDRSTRLEN];
+		int fam = fl->key.v6 ? AF_INET6 : AF_INET;
+		inet_ntop(fam, fl->key.gaddr, g, sizeof(g));
+		inet_ntop(fam, fl->key.faddr, f, sizeof(f));
+		int secs = (int)MAX(0, (fl->expires_ms - now) / 1000);
+		g_autofree char *state = g_strdup_printf("%d sec", secs);
+		json_array_append_new(
+		    list,
+		    json_pack("{s:s,s:s,s:i,s:s,s:i,s:s,s:i,s:i,s:i,s:i,s:s}", "proto", "UDP",
+		              "state", state, "fd", fl->fd, "src_addr", g, "src_port",
+		              (int)fl->key.gport, "dst_addr", f, "dst_port", (int)fl->key.fport,
+		              "recv_q", 0, "send_q", 0, "expires_sec", secs, "path", "fast"));
+	}
+}

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* udpout.h - slirpns's own UDP endpoint: the namespace's UDP flows without libslirp (see
+ * udpout.c). */
+#pragma once
+
+#include "loop.h"
+#include "options.h"
+#include "sink.h"
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct udpout;
+
+struct udpout_stats {
+	bool enabled;
+	uint64_t flows;       /* open now */
+	uint64_t total;       /* opened so far */
+	uint64_t evicted;     /* closed to make room: --max-udp flows were open */
+	uint64_t expired;     /* closed after --udp-timeout idle */
+	uint64_t unreachable; /* ICMP port unreachable sent to the namespace */
+	uint64_t dgrams_out;  /* namespace -> host */
+	uint64_t dgrams_in;   /* host -> namespace */
+};
+
+/* Off (udpout_input() takes nothing) with --outbound-fast-path=off. */
+struct udpout *udpout_new(const struct options *opt, const struct frame_sink *sink, struct loop *l);
+void udpout_free(struct udpout *u);
+
+/*
+ * A whole datagram from the namespace (IPv4 fragments already reassembled), checksums
+ * complete. true: it belongs to a flow of this endpoint and was consumed; false: libslirp's.
+ */
+bool udpout_input(struct udpout *u, const uint8_t *frame, size_t len);
+
+/*
+ * A UDP port forward to guest_addr:guest_port exists (or, release, no longer): what the
+ * namespace sends from there answers the forward's clients and stays with libslirp.
+ * Counted: two forwards to the same guest end need two releases.
+ */
+void udpout_reserve(struct udpout *u, const char *guest_addr, uint16_t guest_port);
+void udpout_release(struct udpout *u, const char *guest_addr, uint16_t guest_port);
+
+struct udpout_stats udpout_stats(const struct udpout *u);
+/* Append one list_connections row per flow to list. */
+void udpout_connections(const struct udpout *u, json_t *list);
