@@ -50,6 +50,7 @@
 #include "pcap.h"
 #include "tap.h"
 #include "tcpout.h"
+#include "udpreply.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -87,6 +88,7 @@ struct engine {
 	guint poll_base;
 	struct pcap *pcap;     /* --pcap, or NULL */
 	struct tcpout *tcpout; /* the outbound fast path, offered every frame first; or NULL */
+	struct udpreply *udpreply; /* UDP forwards' loopback clients (udpreply.c), or NULL */
 	bool (*hide_in)(void *opaque, int fd); /* listeners libslirp must not accept on now */
 	void *hide_opaque;
 	bool observe; /* pcap or --debug: show frames to them */
@@ -149,7 +151,10 @@ bool engine_send_frame_vnet(struct engine *e, const struct virtio_net_hdr *h, co
 
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
-	engine_send_frame(opaque, buf, len);
+	struct engine *e = opaque;
+	if (e->udpreply != NULL)
+		buf = udpreply_to_guest(e->udpreply, buf, len);
+	engine_send_frame(e, buf, len);
 	return (ssize_t)len;
 }
 
@@ -283,16 +288,23 @@ const struct engine_stats *engine_stats(const struct engine *e)
 	return &e->stats;
 }
 
+static void to_slirp(struct engine *e, const uint8_t *frame, size_t len)
+{
+	if (e->udpreply != NULL && udpreply_from_guest(e->udpreply, frame, len))
+		return;
+	slirp_input(e->slirp, frame, (int)len);
+}
+
 void engine_input(struct engine *e, const uint8_t *frame, size_t len)
 {
 	const uint8_t *whole;
 	size_t whole_len;
 	switch (ipfrag_input(e->frags, frame, len, now_ns() / 1000000, &whole, &whole_len)) {
 	case IPFRAG_PASS:
-		slirp_input(e->slirp, frame, (int)len);
+		to_slirp(e, frame, len);
 		break;
 	case IPFRAG_DONE:
-		slirp_input(e->slirp, whole, (int)whole_len);
+		to_slirp(e, whole, whole_len);
 		break;
 	case IPFRAG_HELD:
 		break;
@@ -343,6 +355,11 @@ bool engine_tap_readable(struct engine *e, GError **err)
 void engine_set_tcpout(struct engine *e, struct tcpout *t)
 {
 	e->tcpout = t;
+}
+
+void engine_set_udpreply(struct engine *e, struct udpreply *u)
+{
+	e->udpreply = u;
 }
 
 void engine_hide_readable(struct engine *e, bool (*hide)(void *opaque, int fd), void *opaque)

@@ -52,6 +52,9 @@ bool engine_send_frame_vnet(struct engine *e, const struct virtio_net_hdr *h, co
 struct tcpout;
 /* Offer every frame from the namespace to the outbound fast path first (see tcpout.c). */
 void engine_set_tcpout(struct engine *e, struct tcpout *t);
+/* Frames of UDP forwards' loopback clients go through u both ways (udpreply.c); NULL: none. */
+struct udpreply;
+void engine_set_udpreply(struct engine *e, struct udpreply *u);
 
 /* hide(opaque, fd) true: libslirp is not told that its fd is readable (a forward listener
  * that the fast path accepts on itself). */

@@ -26,6 +26,7 @@
 #include "seccomp.h"
 #include "status.h"
 #include "tcpout.h"
+#include "udpreply.h"
 #include "util.h"
 #include "version.h"
 
@@ -50,6 +51,7 @@ struct daemon {
 	struct forwarder *forwarder;
 	struct fastpath *fastpath;
 	struct tcpout *tcpout; /* the outbound fast path */
+	struct udpreply *udpreply; /* UDP forwards' loopback clients (udpreply.c) */
 	struct bess *bess;     /* --target-type=bess */
 	struct pcap *pcap;     /* --pcap */
 	int tapfd;
@@ -188,6 +190,7 @@ static void setup_api(struct daemon *d)
 	    .opaque = d,
 	};
 	d->forwarder = forwarder_new(engine_slirp(d->engine), d->loop, d->fastpath);
+	forwarder_set_udpreply(d->forwarder, d->udpreply);
 	d->proto = api_proto_new(&backend, addr4_offset(d->opt.net, 100), d->opt.ipv6);
 	for (guint i = 0; i < d->opt.publish->len; i++) {
 		const struct publish_spec *p =
@@ -361,6 +364,8 @@ int main(int argc, char **argv)
 	fastpath_attach(d.fastpath, d.loop);
 	d.tcpout = tcpout_new(&d.opt, d.engine, d.loop);
 	engine_set_tcpout(d.engine, d.tcpout);
+	d.udpreply = udpreply_new(addr4_offset(d.opt.net, 2));
+	engine_set_udpreply(d.engine, d.udpreply);
 	fastpath_set_tcpout(d.fastpath, d.tcpout);
 	if (d.fastpath != NULL)
 		engine_hide_readable(d.engine, hide_listener, d.fastpath);
@@ -382,6 +387,7 @@ int main(int argc, char **argv)
 	bess_free(d.bess);
 	api_proto_free(d.proto);
 	forwarder_free(d.forwarder);
+	udpreply_free(d.udpreply);
 	fastpath_free(d.fastpath);
 	tcpout_free(d.tcpout);
 	loop_free(d.loop);
