@@ -24,7 +24,10 @@
 #      host, from 127.0.0.1 and from 192.0.2.1, and 8 MiB intact; with the slirp4netns port
 #      driver the forward is one of slirpns's (list_hostfwd on its API socket), a client from
 #      192.0.2.1 reaches the container with its own address, and `-p 127.0.0.1:8081:80`
-#      answers on the host's loopback only; the ports close when the containers are removed;
+#      answers on the host's loopback only; `docker run -p 5353:9999/udp` of a socat echo
+#      answers UDP clients on 127.0.0.1 and 192.0.2.1 (with the slirp4netns port driver
+#      the loopback one needed a fix in slirpns: udp_forward_loopback.sh); the ports close
+#      when the containers are removed;
 #   4. stopping dockerd-rootless.sh (SIGTERM to rootlesskit) takes dockerd, containerd, the
 #      shims, the proxies, rootlesskit and slirpns with it, and leaves no mount behind.
 #
@@ -41,6 +44,7 @@
 # client is Debian's /usr/bin/docker, named explicitly.
 # It skips only when dockerd cannot start here at all: then it tries once more with Debian's
 # /usr/bin/slirp4netns in place of $SLIRPNS, and fails if dockerd starts with that one.
+# The image also holds socat and the libraries it links (busybox's nc has no UDP).
 # Needs (Debian): docker.io containerd rootlesskit uidmap busybox-static curl socat jq;
 # /dev/net/tun mode 0666.
 . "$(dirname "$0")/lib.sh"
@@ -119,6 +123,14 @@ for a in sh cat echo httpd nc nslookup ping sha256sum timeout wget sleep true; d
 done
 echo "$TOKEN" >"$T/rootfs/www/index.html"
 cp "$T/hostwww/big" "$T/rootfs/www/big"
+# socat (with the libraries it links) for a UDP echo server: busybox's nc has no UDP.
+SOCAT=$(command -v socat)
+mkdir -p "$T/rootfs/usr/bin"
+cp "$SOCAT" "$T/rootfs/usr/bin/socat"
+for lib in $(ldd "$SOCAT" | grep -o '/[^ ]*'); do
+	mkdir -p "$T/rootfs$(dirname "$lib")"
+	cp -L "$lib" "$T/rootfs$lib"
+done
 echo "root:x:0:0:root:/:/bin/sh" >"$T/rootfs/etc/passwd"
 echo "root:x:0:" >"$T/rootfs/etc/group"
 tar -C "$T/rootfs" -cf "$T/rootfs.tar" .
@@ -385,6 +397,28 @@ for driver in builtin slirp4netns; do
 	fi
 	dk rm -f "$cid" >/dev/null 2>&1 || fail "docker rm -f $cid failed"
 	wait_closed http://127.0.0.1:8080/ || fail "$driver: port 8080 still answers after the container was removed"
+	# UDP: docker run -p 5353:9999/udp of a socat echo, from the host's loopback and from
+	# 192.0.2.1. (With the slirp4netns port driver the loopback client's answer needed a fix:
+	# see udp_forward_loopback.sh.)
+	ucid=$(dk run -d -p 5353:9999/udp "$IMG" socat -d -d UDP4-LISTEN:9999,fork PIPE 2>&1) ||
+		fail "$driver: docker run -d -p 5353:9999/udp failed: $ucid"
+	for src in 127.0.0.1 192.0.2.1; do
+		for _ in $(seq 25); do
+			out=$(echo "udp-$driver-$src" | timeout 5 socat -t 1 - "UDP4:$src:5353,bind=$src" 2>&1) &&
+				[ "$out" = "udp-$driver-$src" ] && break
+			sleep 0.2
+		done
+		[ "$out" = "udp-$driver-$src" ] ||
+			fail "$driver: UDP to $src:5353 got '$out' back, want 'udp-$driver-$src' ($(dk logs "$ucid" 2>&1 | tail -n 5))"
+	done
+	if [ "$driver" = slirp4netns ]; then
+		out=$(api_call '{"execute":"list_hostfwd"}')
+		jq -e '.return.entries | any(.proto == "udp" and .host_port == 5353)' <<<"$out" >/dev/null ||
+			fail "slirpns has no UDP forward of port 5353: $out"
+	fi
+	upeers=$(dk logs "$ucid" 2>&1 | sed -n 's/.*accepting UDP connection from AF=2 \([0-9.]*\):.*/\1/p' | sort -u | tr '\n' ' ')
+	note "$driver: docker run -p 5353:9999/udp answers 127.0.0.1 and 192.0.2.1; the container saw $upeers"
+	dk rm -f "$ucid" >/dev/null 2>&1 || fail "docker rm -f $ucid failed"
 	if [ "$driver" = slirp4netns ]; then
 		out=$(api_call '{"execute":"list_hostfwd"}')
 		jq -e '.return.entries | length == 0' <<<"$out" >/dev/null ||
