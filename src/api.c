@@ -223,6 +223,9 @@ static void on_listen(struct loop *l, struct loop_watch *w, short revents, void 
 		c->watch = loop_watch_fd(l, fd, POLLIN, on_client, c);
 		loop_watch_set_deadline(c->watch, loop_now_ms() + API_CLIENT_TIMEOUT_MS);
 		g_hash_table_add(s->clients, c);
+		/* Most clients have sent their request by now: answer it in this round, not the
+		 * next (a round costs more the more sockets libslirp has). */
+		client_read(c);
 	}
 }
 

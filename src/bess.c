@@ -8,7 +8,7 @@
  * UML's vector network driver with the BESS transport (vec0:transport=bess,dst=PATH)
  * connects an AF_UNIX SOCK_SEQPACKET socket to PATH. Each message on that connection is one
  * whole Ethernet frame, in both directions, with no header before it: the same plain frames
- * as a tap without IFF_VNET_HDR. So this file only provides the fd; the engine's tap I/O
+ * as a tap without IFF_VNET_HDR. So this file only provides the fd; the datapath's tap I/O
  * (tap.c) reads and writes it as it would a plain tap, and libslirp uses --mtu as is.
  *
  * At startup, before the sandbox hides the file system, we bind and listen at PATH: the file
@@ -17,8 +17,8 @@
  * the file is removed at exit with unlinkat(), sandbox or not. The loop watches the listening
  * socket; accept4() is all the filter has to allow for it.
  *
- * One peer at a time. The first to connect becomes the link: engine_set_link() points the
- * engine's frame I/O at it. Whoever connects while it is attached is accepted and closed at
+ * One peer at a time. The first to connect becomes the link: datapath_set_link() points the
+ * datapath's frame I/O at it. Whoever connects while it is attached is accepted and closed at
  * once (it reads end of file), with one warning per attached peer so a loop of attempts
  * cannot flood stderr. When the peer hangs up (a read finds end of file or fails), it is
  * detached: frames libslirp sends meanwhile are dropped as on an unplugged cable, and the next
@@ -42,7 +42,7 @@
 #define BESS_BACKLOG 4
 
 struct bess {
-	struct engine *engine;
+	struct datapath *dp;
 	struct loop *loop;
 	char *path;
 	struct unix_listener sock;
@@ -55,7 +55,7 @@ struct bess {
 static void detach_peer(struct bess *b, const char *why)
 {
 	log_debug("bess %s: peer detached: %s", b->path, why);
-	engine_set_link(b->engine, -1);
+	datapath_set_link(b->dp, -1);
 	loop_unwatch(b->loop, b->peer_watch);
 	b->peer_watch = NULL;
 	close(b->peer_fd);
@@ -67,7 +67,7 @@ static void on_peer(struct loop *l, struct loop_watch *w, short revents, void *d
 	struct bess *b = data;
 	g_autoptr(GError) err = NULL;
 	/* A hang-up with frames still queued keeps them readable: end of file comes after. */
-	if (!engine_tap_readable(b->engine, &err))
+	if (!datapath_tap_readable(b->dp, &err))
 		detach_peer(b, g_str_has_suffix(err->message, "end of file") ? "the peer hung up"
 		                                                             : err->message);
 	else if (revents & (POLLERR | POLLNVAL))
@@ -92,7 +92,7 @@ static void attach_peer(struct bess *b, int fd)
 	b->peer_fd = fd;
 	b->warned = false;
 	b->peer_watch = loop_watch_fd(b->loop, fd, POLLIN, on_peer, b);
-	engine_set_link(b->engine, fd);
+	datapath_set_link(b->dp, fd);
 }
 
 static void refuse_peer(struct bess *b, int fd)
@@ -125,10 +125,10 @@ static void on_listen(struct loop *l, struct loop_watch *w, short revents, void 
 	}
 }
 
-struct bess *bess_new(const char *path, struct engine *e, struct loop *l, GError **err)
+struct bess *bess_new(const char *path, struct datapath *dp, struct loop *l, GError **err)
 {
 	struct bess *b = g_new0(struct bess, 1);
-	b->engine = e;
+	b->dp = dp;
 	b->loop = l;
 	b->path = g_strdup(path);
 	b->peer_fd = -1;

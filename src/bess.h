@@ -2,7 +2,7 @@
 /* bess.h - --target-type=bess: one User-Mode Linux peer on a SOCK_SEQPACKET socket (see bess.c). */
 #pragma once
 
-#include "engine.h"
+#include "datapath.h"
 #include "loop.h"
 
 #include <glib.h>
@@ -10,9 +10,9 @@
 struct bess;
 
 /*
- * Listen at path (before the sandbox) and serve the peer that connects through the engine's
+ * Listen at path (before the sandbox) and serve the peer that connects through the datapath's
  * frame I/O, from the loop. NULL with *err when the socket cannot be created.
  */
-struct bess *bess_new(const char *path, struct engine *e, struct loop *l, GError **err);
+struct bess *bess_new(const char *path, struct datapath *dp, struct loop *l, GError **err);
 /* Drop the peer, stop listening and remove the socket file. */
 void bess_free(struct bess *b);

@@ -2,19 +2,16 @@
 /*
  * engine.c - owns the libslirp instance: its configuration, its callbacks and its timers.
  *
- * libslirp is a TCP/IP stack driven from outside. Frames from the namespace go in with
- * slirp_input(); frames for the namespace come out through the send_packet callback, which
- * writes them to the tap. libslirp's host sockets are polled by our loop: each round
+ * libslirp is a TCP/IP stack driven from outside. Frames from the namespace (those that
+ * datapath.c gives no other endpoint) go in with engine_input() and slirp_input(); frames for
+ * the namespace come out through the send_packet callback, which hands them to the frame
+ * sink it was given (sink.h). libslirp's host sockets are polled by our loop: each round
  * slirp_pollfds_fill() asks us (add_poll) to watch its fds, and after poll()
  * slirp_pollfds_poll() asks (get_revents) what happened to each. Timers (the IPv6 router
  * advertisement) are kept in a small list here and fired by engine_poll_done().
  *
- * The tap is read in bounded batches (until EAGAIN, at most TAP_BATCH frames) so one wake-up
- * moves many frames and a flood cannot starve the host sockets. Each frame is offered first,
- * before any checksum work, to the outbound fast path (tcpout.c), which takes the TCP
- * segments of its own connections and the SYNs that open them; everything else is fixed up
- * for libslirp (tap.c) and given to it. At the end of a batch tcpout_flush() sends the ACKs
- * the batch made due. Both write to the tap through engine_send_frame*().
+ * Before a frame reaches libslirp, admit.c decides whether it may make libslirp open a host
+ * socket beyond the caps (bounds.c); the answers libslirp sends keep its UDP flows alive there.
  *
  * Idle wake-ups: libslirp asks for a wake-up within 2 ms while a delayed ACK is pending,
  * within 499 ms while any TCP timer runs, and otherwise caps the timeout at exactly 1000 ms,
@@ -36,20 +33,14 @@
  * too: when the number of libslirp's sockets has fallen by TRIM_DROP or more, to half its
  * peak or less, we call malloc_trim(0) (at most once a second), which hands free pages back;
  * without it 2,000 closed connections left ~250 MiB resident.
- *
- * Observers: with --pcap or --debug every frame that crosses the tap, both ways, is also
- * handed to pcap.c and framelog.c (one branch per frame when neither is on). With
- * --target-type=bess the "tap" is the BESS peer's socket, set and cleared by bess.c through
- * engine_set_link(); while no peer is attached, frames from libslirp are dropped.
+
  */
 #include "config.h"
 #include "engine.h"
+#include "admit.h"
+#include "frame.h"
 #include "frame.h"
 #include "ipfrag.h"
-#include "framelog.h"
-#include "pcap.h"
-#include "tap.h"
-#include "tcpout.h"
 #include "udpreply.h"
 #include "util.h"
 
@@ -60,9 +51,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define TAP_BATCH 128
-/* A 64 KiB TSO segment, Ethernet and VLAN headers, and the virtio-net header before it. */
-#define FRAME_MAX         (65536 + 256)
 #define TIMER_OFF         INT64_MAX
 #define SLIRP_IDLE_CAP_MS 1000u /* libslirp's timeout when no TCP timer is pending */
 #define IDLE_TIMEOUT_MS   30000u
@@ -78,27 +66,24 @@ struct engine_timer {
 
 struct engine {
 	Slirp *slirp;
-	struct tap tap;
+	struct frame_sink sink; /* where libslirp's frames go (the datapath) */
 	struct engine_stats stats;
 	GPtrArray *timers; /* of struct engine_timer * */
 	struct ipfrag *frags;
-	guint sockets_peak; /* most libslirp sockets since the last malloc_trim() */
+	struct admit *admit; /* the bounds on libslirp's sockets (admit.c) */
+	struct udpreply *udpreply; /* UDP forwards' loopback clients (udpreply.c), or NULL */
+	guint sockets_peak;  /* most libslirp sockets since the last malloc_trim() */
 	int64_t last_trim_ms;
 	GArray *pollfds; /* set during one poll round, for the add_poll/get_revents callbacks */
 	guint poll_base;
-	struct pcap *pcap;     /* --pcap, or NULL */
-	struct tcpout *tcpout; /* the outbound fast path, offered every frame first; or NULL */
-	struct udpreply *udpreply; /* UDP forwards' loopback clients (udpreply.c), or NULL */
 	bool (*hide_in)(void *opaque, int fd); /* listeners libslirp must not accept on now */
 	void *hide_opaque;
-	bool observe; /* pcap or --debug: show frames to them */
 	/* Idle detection (see the top of this file). */
 	bool activity; /* a frame or a socket event since the last poll round */
 	int64_t last_activity_ms;
 	bool idle_known; /* idle_listeners_only is valid for this idle period */
 	bool idle_listeners_only;
 	int64_t idle_checked_ms;
-	uint8_t frame[FRAME_MAX];
 	/* Storage that libslirp's config points into. */
 	struct sockaddr_in outbound;
 	struct sockaddr_in6 outbound6;
@@ -111,50 +96,14 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static void observe_frame(struct engine *e, const uint8_t *f, size_t len, bool to_guest)
-{
-	if (e->pcap != NULL)
-		pcap_frame(e->pcap, f, len);
-	if (slirpns_debug)
-		framelog_frame(f, len, to_guest);
-}
-
-bool engine_send_frame(struct engine *e, const void *buf, size_t len)
-{
-	if (!tap_write(&e->tap, buf, len)) {
-		/* The namespace is not keeping up: drop, as a real link would; TCP recovers. */
-		e->stats.frames_dropped++;
-		return false;
-	}
-	e->stats.frames_out++;
-	e->activity |= frame_is_tcp(buf, len);
-	e->stats.bytes_out += len;
-	if (G_UNLIKELY(e->observe))
-		observe_frame(e, buf, len, true);
-	return true;
-}
-
-bool engine_send_frame_vnet(struct engine *e, const struct virtio_net_hdr *h, const void *buf,
-                            size_t len)
-{
-	if (!tap_write_vnet(&e->tap, h, buf, len)) {
-		e->stats.frames_dropped++;
-		return false;
-	}
-	e->stats.frames_out++;
-	e->activity = true;
-	e->stats.bytes_out += len;
-	if (G_UNLIKELY(e->observe))
-		observe_frame(e, buf, len, true);
-	return true;
-}
-
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
 	struct engine *e = opaque;
 	if (e->udpreply != NULL)
 		buf = udpreply_to_guest(e->udpreply, buf, len);
-	engine_send_frame(e, buf, len);
+	admit_output(e->admit, buf, len, now_ns() / 1000000);
+	e->activity |= frame_is_tcp(buf, len);
+	e->sink.send(e->sink.opaque, buf, len);
 	return (ssize_t)len;
 }
 
@@ -243,17 +192,20 @@ void engine_slirp_config(const struct options *opt, unsigned slirp_mtu, SlirpCon
 	cfg->vnameserver6.s6_addr[15] = 3;
 }
 
-struct engine *engine_new(const struct options *opt, int tapfd)
+struct engine *engine_new(const struct options *opt, const struct frame_sink *sink)
 {
 	mallopt(M_MMAP_THRESHOLD, 128 * 1024); /* a fixed threshold: see the top of this file */
 	struct engine *e = g_new0(struct engine, 1);
-	tap_init(&e->tap, tapfd, opt->mtu);
+	e->sink = *sink;
 	e->timers = g_ptr_array_new_with_free_func(g_free);
 	e->frags = ipfrag_new();
-	e->observe = slirpns_debug;
+	struct in6_addr gw6 = opt->net6;
+	gw6.s6_addr[15] = 2;
+	e->admit =
+	    admit_new(&opt->bounds, addr4_offset(opt->net, 2), addr4_offset(opt->net, 3), gw6);
 
 	SlirpConfig cfg;
-	engine_slirp_config(opt, e->tap.slirp_mtu, &cfg);
+	engine_slirp_config(opt, sink->slirp_mtu, &cfg);
 	if (opt->has_outbound_addr) {
 		e->outbound = opt->outbound_addr;
 		cfg.outbound_addr = &e->outbound;
@@ -275,6 +227,7 @@ void engine_free(struct engine *e)
 	slirp_cleanup(e->slirp);
 	g_ptr_array_unref(e->timers);
 	ipfrag_free(e->frags);
+	admit_free(e->admit);
 	g_free(e);
 }
 
@@ -288,10 +241,21 @@ const struct engine_stats *engine_stats(const struct engine *e)
 	return &e->stats;
 }
 
-static void to_slirp(struct engine *e, const uint8_t *frame, size_t len)
+struct admit_stats engine_admit_stats(const struct engine *e)
 {
+	return admit_stats(e->admit);
+}
+
+/* A whole frame for libslirp, unless it would open a socket beyond the caps (admit.c). */
+static void to_slirp(struct engine *e, const uint8_t *frame, size_t len, int64_t now_ms)
+{
+	/* An answer to a forward's loopback client: sent, and it opens nothing in libslirp. */
 	if (e->udpreply != NULL && udpreply_from_guest(e->udpreply, frame, len))
 		return;
+	if (!admit_input(e->admit, frame, len, now_ms)) {
+		e->stats.frames_refused++;
+		return;
+	}
 	slirp_input(e->slirp, frame, (int)len);
 }
 
@@ -299,62 +263,18 @@ void engine_input(struct engine *e, const uint8_t *frame, size_t len)
 {
 	const uint8_t *whole;
 	size_t whole_len;
-	switch (ipfrag_input(e->frags, frame, len, now_ns() / 1000000, &whole, &whole_len)) {
+	int64_t now_ms = now_ns() / 1000000;
+	e->activity |= frame_is_tcp(frame, len);
+	switch (ipfrag_input(e->frags, frame, len, now_ms, &whole, &whole_len)) {
 	case IPFRAG_PASS:
-		to_slirp(e, frame, len);
+		to_slirp(e, frame, len, now_ms);
 		break;
 	case IPFRAG_DONE:
-		to_slirp(e, whole, whole_len);
+		to_slirp(e, whole, whole_len, now_ms);
 		break;
 	case IPFRAG_HELD:
 		break;
 	}
-}
-
-/* The outbound fast path first (before any checksum work: it needs none), then libslirp. */
-static void frame_in(struct engine *e, uint8_t *buf, size_t n)
-{
-	size_t vl = e->tap.vnet ? e->tap.vnet_len : 0;
-	if (e->tcpout != NULL && n > vl && tcpout_input(e->tcpout, buf + vl, n - vl)) {
-		e->activity = true;
-		if (G_UNLIKELY(e->observe))
-			observe_frame(e, buf + vl, n - vl, false);
-		return;
-	}
-	uint8_t *frame;
-	ssize_t len = tap_fixup(&e->tap, buf, n, &frame);
-	if (len == TAP_DROPPED) {
-		e->stats.frames_malformed++;
-		return;
-	}
-	e->activity |= frame_is_tcp(frame, (size_t)len);
-	if (G_UNLIKELY(e->observe))
-		observe_frame(e, frame, (size_t)len, false);
-	engine_input(e, frame, (size_t)len);
-}
-
-bool engine_tap_readable(struct engine *e, GError **err)
-{
-	bool ok = true;
-	for (int i = 0; i < TAP_BATCH; i++) {
-		ssize_t n = tap_read_raw(&e->tap, e->frame, sizeof(e->frame), err);
-		if (n <= 0) {
-			ok = n == 0;
-			break;
-		}
-		e->stats.frames_in++;
-		e->stats.bytes_in +=
-		    (uint64_t)n - MIN((size_t)n, e->tap.vnet ? e->tap.vnet_len : 0);
-		frame_in(e, e->frame, (size_t)n);
-	}
-	if (e->tcpout != NULL)
-		tcpout_flush(e->tcpout);
-	return ok;
-}
-
-void engine_set_tcpout(struct engine *e, struct tcpout *t)
-{
-	e->tcpout = t;
 }
 
 void engine_set_udpreply(struct engine *e, struct udpreply *u)
@@ -366,22 +286,6 @@ void engine_hide_readable(struct engine *e, bool (*hide)(void *opaque, int fd), 
 {
 	e->hide_in = hide;
 	e->hide_opaque = opaque;
-}
-
-bool engine_offload(const struct engine *e)
-{
-	return e->tap.vnet;
-}
-
-void engine_set_pcap(struct engine *e, struct pcap *p)
-{
-	e->pcap = p;
-	e->observe = p != NULL || slirpns_debug;
-}
-
-void engine_set_link(struct engine *e, int fd)
-{
-	e->tap.fd = fd; /* a BESS peer: plain frames, as tap_init() found for fd -1 */
 }
 
 static short to_poll_events(int ev)
@@ -495,6 +399,8 @@ void engine_poll_prepare(struct engine *e, GArray *pollfds, int *timeout_ms)
 	    (t == SLIRP_IDLE_CAP_MS || (slow_timer_only && tcp_timers_idle(e, now_ms))))
 		t = MIN(asked, IDLE_TIMEOUT_MS);
 	trim_after_burst(e, pollfds->len - e->poll_base, now_ms);
+	admit_set_sockets(e->admit, pollfds->len - e->poll_base);
+	admit_expire(e->admit, now_ms);
 	for (guint i = 0; i < e->timers->len; i++) {
 		const struct engine_timer *tm = g_ptr_array_index(e->timers, i);
 		if (tm->expire_ms == TIMER_OFF)

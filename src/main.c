@@ -2,18 +2,20 @@
 /*
  * main.c - startup order, and nothing else.
  *
- * parse options -> open the tap (netns.c, a child in the target namespace) -> build libslirp
- * (engine.c) -> API socket and command-line forwards (api.c, forward.c) -> print the summary ->
- * write the ready fd -> run the loop (loop.c) until SIGTERM/SIGINT, the exit fd hanging up, or
- * the tap going away. Anything that fails before the ready fd is written exits 1 with one line.
- * With --target-type=bess there is no namespace and no tap: bess.c listens at the socket path
- * instead (before the sandbox) and hands the engine its peer when one connects. The --pcap
+ * parse options -> open the tap (netns.c, a child in the target namespace) -> the data path
+ * (datapath.c, which owns the tap) and its endpoints, libslirp (engine.c) and slirpns's own TCP
+ * endpoint (tcpout.c) -> API socket and command-line forwards (api.c, forward.c) -> print the
+ * summary -> write the ready fd -> run the loop (loop.c) until SIGTERM/SIGINT, the exit fd hanging
+ * up, or the tap going away. Anything that fails before the ready fd is written exits 1 with one
+ * line. With --target-type=bess there is no namespace and no tap: bess.c listens at the socket path
+ * instead (before the sandbox) and hands the datapath its peer when one connects. The --pcap
  * file is opened before the sandbox too.
  */
 #include "config.h"
 #include "api.h"
 #include "api_proto.h"
 #include "bess.h"
+#include "datapath.h"
 #include "engine.h"
 #include "fastpath.h"
 #include "forward.h"
@@ -44,6 +46,7 @@
 
 struct daemon {
 	struct options opt;
+	struct datapath *dp;
 	struct engine *engine;
 	struct loop *loop;
 	struct api_proto *proto;
@@ -59,14 +62,22 @@ struct daemon {
 	int targetfd; /* pidfd of the target process (pid mode), or -1 */
 };
 
-static void raise_nofile_limit(void)
+/* As many descriptors as allowed, and caps (bounds.c) that fit in them. */
+static void raise_nofile_limit(struct bounds *lim)
 {
 	struct rlimit r;
-	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+	if (getrlimit(RLIMIT_NOFILE, &r) < 0)
+		return;
+	if (r.rlim_cur < r.rlim_max) {
 		r.rlim_cur = r.rlim_max;
 		if (setrlimit(RLIMIT_NOFILE, &r) < 0)
 			log_warn("setrlimit(RLIMIT_NOFILE): %s", g_strerror(errno));
+		getrlimit(RLIMIT_NOFILE, &r);
 	}
+	if (bounds_fit(lim, r.rlim_cur))
+		log_warn("%lu file descriptors allowed: using --max-tcp=%u --max-half-open=%u "
+		         "--max-udp=%u",
+		         (unsigned long)r.rlim_cur, lim->tcp, lim->half_open, lim->udp);
 }
 
 static void check_fd(const char *what, int fd)
@@ -79,7 +90,7 @@ static void on_tap(struct loop *l, struct loop_watch *w, short revents, void *da
 {
 	struct daemon *d = data;
 	g_autoptr(GError) err = NULL;
-	if (!engine_tap_readable(d->engine, &err)) {
+	if (!datapath_tap_readable(d->dp, &err)) {
 		log_error("%s: %s (the namespace is gone?)", d->opt.tapname, err->message);
 		loop_quit(l, 1);
 		return;
@@ -150,7 +161,8 @@ static void backend_remove(void *opaque, const struct forward *fw)
 static json_t *backend_info(void *opaque)
 {
 	struct daemon *d = opaque;
-	json_t *info = status_info(&d->opt, d->engine);
+	json_t *info = status_info(&d->opt, d->engine, datapath_stats(d->dp));
+	json_object_set_new(info, "target", status_target(&d->opt));
 	struct fastpath_stats fs = fastpath_stats(d->fastpath);
 	const struct relay_set *cross = forwarder_relays(d->forwarder);
 	struct tcpout_stats ts = tcpout_stats(d->tcpout);
@@ -165,6 +177,8 @@ static json_t *backend_info(void *opaque)
 	json_object_set_new(info, "outbound_fast_path",
 	                    json_pack("{s:b,s:I,s:I}", "enabled", ts.enabled, "connections",
 	                              (json_int_t)ts.total, "active", (json_int_t)ts.active));
+	struct admit_stats as = engine_admit_stats(d->engine);
+	json_object_set_new(info, "limits", status_bounds(&d->opt.bounds, &ts, &as));
 	json_t *counters = json_object_get(info, "counters");
 	json_t *n = json_object_get(counters, "connections");
 	if (json_is_integer(n))
@@ -305,7 +319,7 @@ static void open_link(struct daemon *d)
 {
 	g_autoptr(GError) err = NULL;
 	if (d->opt.target_type == TARGET_BESS) {
-		d->bess = bess_new(d->opt.bess_path, d->engine, d->loop, &err);
+		d->bess = bess_new(d->opt.bess_path, d->dp, d->loop, &err);
 		if (d->bess == NULL)
 			die("%s", err->message);
 		return;
@@ -321,7 +335,7 @@ static void open_pcap(struct daemon *d)
 	d->pcap = pcap_open(d->opt.pcap_path, d->opt.pcap_max_size, &err);
 	if (d->pcap == NULL)
 		die("%s", err->message);
-	engine_set_pcap(d->engine, d->pcap);
+	datapath_set_pcap(d->dp, d->pcap);
 }
 
 /* After every fd is open and before the ready fd: give up what the daemon no longer needs. */
@@ -347,7 +361,7 @@ int main(int argc, char **argv)
 	parse_or_exit(argc, argv, &d.opt);
 	check_fd("--exit-fd", d.opt.exit_fd);
 	check_fd("--ready-fd", d.opt.ready_fd);
-	raise_nofile_limit();
+	raise_nofile_limit(&d.opt.bounds);
 	d.sigfd = setup_signals();
 
 	if (d.opt.target_type == TARGET_NETNS) {
@@ -359,11 +373,13 @@ int main(int argc, char **argv)
 		d.fastpath = fastpath_new(&d.opt);
 	}
 
-	d.engine = engine_new(&d.opt, d.tapfd);
+	d.dp = datapath_new(&d.opt, d.tapfd);
+	struct frame_sink sink = datapath_sink(d.dp);
+	d.engine = engine_new(&d.opt, &sink);
 	d.loop = loop_new(d.engine);
 	fastpath_attach(d.fastpath, d.loop);
-	d.tcpout = tcpout_new(&d.opt, d.engine, d.loop);
-	engine_set_tcpout(d.engine, d.tcpout);
+	d.tcpout = tcpout_new(&d.opt, &sink, d.loop);
+	datapath_set_endpoints(d.dp, d.engine, d.tcpout);
 	d.udpreply = udpreply_new(addr4_offset(d.opt.net, 2));
 	engine_set_udpreply(d.engine, d.udpreply);
 	fastpath_set_tcpout(d.fastpath, d.tcpout);
@@ -379,6 +395,7 @@ int main(int argc, char **argv)
 
 	setup_api(&d);
 	print_summary(&d.opt);
+	status_probe_target(&d.opt); /* while /proc is there: before the sandbox */
 	confine(&d.opt);
 	signal_ready(d.opt.ready_fd);
 	int code = loop_run(d.loop);
@@ -392,6 +409,7 @@ int main(int argc, char **argv)
 	tcpout_free(d.tcpout);
 	loop_free(d.loop);
 	engine_free(d.engine);
+	datapath_free(d.dp);
 	pcap_close(d.pcap);
 	if (d.tapfd >= 0)
 		close(d.tapfd);

@@ -45,6 +45,10 @@ enum {
 	OPT_PCAP,
 	OPT_PCAP_MAX_SIZE,
 	OPT_DEBUG,
+	OPT_MAX_TCP,
+	OPT_MAX_HALF_OPEN,
+	OPT_MAX_UDP,
+	OPT_MAX_BUFFERED,
 };
 
 /* The leading ':' makes getopt return ':' (not '?') for a missing argument. */
@@ -78,6 +82,10 @@ static const struct option long_opts[] = {
     {"pcap", required_argument, NULL, OPT_PCAP},
     {"pcap-max-size", required_argument, NULL, OPT_PCAP_MAX_SIZE},
     {"debug", no_argument, NULL, OPT_DEBUG},
+    {"max-tcp", required_argument, NULL, OPT_MAX_TCP},
+    {"max-half-open", required_argument, NULL, OPT_MAX_HALF_OPEN},
+    {"max-udp", required_argument, NULL, OPT_MAX_UDP},
+    {"max-buffered", required_argument, NULL, OPT_MAX_BUFFERED},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'v'},
     {NULL, 0, NULL, 0},
@@ -129,6 +137,14 @@ static const char help_text[] =
     "                         (suffix K, M or G; default 64M)\n"
     "--debug                  log connections, forwards, API requests, DHCP leases\n"
     "                         and DNS queries to stderr, with timestamps\n"
+    "--max-tcp=N              TCP connections the namespace may have open at once\n"
+    "                         (default 4096; beyond, a new one is refused)\n"
+    "--max-half-open=N        of those, not yet established (default 1024; beyond,\n"
+    "                         the oldest is reset: a SYN flood stays bounded)\n"
+    "--max-udp=N              UDP flows at once (default 4096; beyond, datagrams\n"
+    "                         that would open a new flow are dropped)\n"
+    "--max-buffered=SIZE      bytes held for the host for all TCP connections\n"
+    "                         (suffix K, M or G; default 64M, at least 64K)\n"
     "-h, --help               show this help and exit\n"
     "-v, --version            show version and exit\n";
 
@@ -447,6 +463,7 @@ static void options_init(struct options *opt)
 	opt->mtu = 1500;
 	opt->target_tapfd = -1;
 	opt->pcap_max_size = PCAP_MAX_SIZE_DEFAULT;
+	bounds_default(&opt->bounds);
 	inet_pton(AF_INET, "10.0.2.0", &opt->net);
 	inet_pton(AF_INET, "255.255.255.0", &opt->mask);
 	opt->prefix = 24;
@@ -468,6 +485,17 @@ void options_clear(struct options *opt)
 		g_ptr_array_unref(opt->warnings);
 	memset(opt, 0, sizeof(*opt));
 	opt->exit_fd = opt->ready_fd = opt->target_tapfd = -1;
+}
+
+/* A --max-* count: 1 to BOUND_COUNT_MAX. */
+static bool parse_count(const char *name, const char *arg, unsigned *out, GError **err)
+{
+	unsigned long v;
+	if (!parse_uint(arg, BOUND_COUNT_MAX, &v) || v < 1)
+		return fail(err, "%s: '%s' is not a count from 1 to %u", name, arg,
+		            BOUND_COUNT_MAX);
+	*out = (unsigned)v;
+	return true;
 }
 
 /* Handle one option; false with *err set on a bad value. */
@@ -610,6 +638,21 @@ static bool apply_option(int c, const char *arg, struct options *opt, bool *mac_
 		return true;
 	case OPT_DEBUG:
 		opt->debug = true;
+		return true;
+	case OPT_MAX_TCP:
+		return parse_count("--max-tcp", arg, &opt->bounds.tcp, err);
+	case OPT_MAX_HALF_OPEN:
+		opt->half_open_given = true;
+		return parse_count("--max-half-open", arg, &opt->bounds.half_open, err);
+	case OPT_MAX_UDP:
+		return parse_count("--max-udp", arg, &opt->bounds.udp, err);
+	case OPT_MAX_BUFFERED:
+		if (!parse_size(arg, &opt->bounds.buffered) ||
+		    opt->bounds.buffered < BOUND_BUFFERED_MIN)
+			return fail(err,
+			            "--max-buffered: '%s' is not a size of at least %u bytes "
+			            "(digits, then K, M or G)",
+			            arg, BOUND_BUFFERED_MIN);
 		return true;
 	case 'p': {
 		struct publish_spec spec;
@@ -765,6 +808,18 @@ static void getopt_error(int ret, const char *word, GError **err)
 	}
 }
 
+/* --max-half-open within --max-tcp; when not given, it follows a lower --max-tcp. */
+static bool check_bounds(struct bounds *l, bool half_open_given, GError **err)
+{
+	if (l->half_open <= l->tcp)
+		return true;
+	if (half_open_given)
+		return fail(err, "--max-half-open: %u is more than --max-tcp (%u)", l->half_open,
+		            l->tcp);
+	l->half_open = l->tcp;
+	return true;
+}
+
 int options_parse(int argc, char *const argv[], struct options *opt, GError **err)
 {
 	options_init(opt);
@@ -798,6 +853,8 @@ int options_parse(int argc, char *const argv[], struct options *opt, GError **er
 		return -1;
 	}
 	opt->has_mac = mac_given;
+	if (!check_bounds(&opt->bounds, opt->half_open_given, err))
+		return -1;
 	if (opt->target_type == TARGET_BESS)
 		return apply_bess(argc - optind, argv + optind, opt, netns_given, err) ? ACTION_RUN
 		                                                                       : -1;

@@ -2,6 +2,8 @@
 /* options.h - the validated command line of slirpns (see options.c). */
 #pragma once
 
+#include "bounds.h"
+
 #include <glib.h>
 #include <netinet/in.h>
 #include <stdbool.h>
@@ -69,6 +71,8 @@ struct options {
 	char *pcap_path;        /* --pcap: capture file, or NULL */
 	uint64_t pcap_max_size; /* --pcap-max-size, bytes */
 	bool debug;             /* --debug */
+	struct bounds bounds;   /* --max-tcp, --max-half-open, --max-udp, --max-buffered */
+	bool half_open_given;
 
 	/* Positional arguments */
 	pid_t target_pid;  /* NETNS_PID */

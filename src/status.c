@@ -9,6 +9,12 @@
  * into {proto, state, fd, src_addr, src_port, dst_addr, dst_port, recv_q, send_q} (ports are
  * null for ICMP; UDP and ICMP states such as "236 sec" also give expires_sec) and skip
  * anything that does not have that shape.
+ *
+ * get_info's "target" says which namespace the daemon serves and how to enter it: the daemon
+ * itself stays in the host's namespaces, so `nsenter -t <daemon pid>` gets nowhere. The nsenter
+ * command joins the target's user namespace first (as the daemon does) unless that is the
+ * daemon's own, where setns() would fail with EINVAL; status_probe_target() finds that out
+ * at startup, before --enable-sandbox hides /proc (and may move the daemon into it).
  */
 #include "config.h"
 #include "status.h"
@@ -16,6 +22,7 @@
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static json_t *addr4_json(struct in_addr a)
 {
@@ -35,28 +42,101 @@ static json_t *ipv6_json(const struct options *opt)
 	inet_ntop(AF_INET6, &a, dns, sizeof(dns));
 	g_autofree char *prefix = g_strdup_printf("%s/64", net);
 	return json_pack("{s:b,s:s,s:s,s:s}", "enabled", opt->ipv6, "prefix", prefix, "gateway", gw,
-			 "dns", dns);
+	                 "dns", dns);
 }
 
-json_t *status_info(const struct options *opt, struct engine *e)
+/* The user namespace the daemon joins for the target (as netns.c does), or NULL. */
+static char *target_userns(const struct options *opt)
 {
-	const struct engine_stats *st = engine_stats(e);
+	if (opt->userns_path != NULL)
+		return g_strdup(opt->userns_path);
+	if (opt->netns_type == NETNS_PID)
+		return g_strdup_printf("/proc/%d/ns/user", (int)opt->target_pid);
+	return NULL;
+}
+
+/* 1: the target's user namespace is the daemon's own; 0: it is not (or none); -1: not probed. */
+static int userns_is_own = -1;
+
+void status_probe_target(const struct options *opt)
+{
+	g_autofree char *userns = target_userns(opt);
+	struct stat a, b;
+	userns_is_own = userns != NULL && stat(userns, &a) == 0 &&
+	                stat("/proc/self/ns/user", &b) == 0 && a.st_dev == b.st_dev &&
+	                a.st_ino == b.st_ino;
+}
+
+/* s as one shell word: bare when it has nothing the shell would interpret. */
+static char *shell_word(const char *s)
+{
+	if (*s != '\0' && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                            "0123456789/._-+:@%,=") == strlen(s))
+		return g_strdup(s);
+	return g_shell_quote(s);
+}
+
+/* The nsenter command line that enters the target's network namespace, or NULL. */
+static char *nsenter_command(const struct options *opt, const char *netns, const char *userns)
+{
+	bool join_user = userns != NULL && userns_is_own != 1;
+	if (opt->netns_type == NETNS_PID && opt->userns_path == NULL)
+		return g_strdup_printf("nsenter %s-t %d",
+		                       join_user ? "--preserve-credentials -U -n " : "-n ",
+		                       (int)opt->target_pid);
+	g_autofree char *net = shell_word(netns);
+	if (!join_user)
+		return g_strdup_printf("nsenter --net=%s", net);
+	g_autofree char *user = shell_word(userns);
+	return g_strdup_printf("nsenter --preserve-credentials --user=%s --net=%s", user, net);
+}
+
+static json_t *string_or_null(const char *s)
+{
+	return s != NULL ? json_string(s) : json_null();
+}
+
+json_t *status_target(const struct options *opt)
+{
+	if (userns_is_own < 0)
+		status_probe_target(opt);
+	static const char *const types[] = {[NETNS_PID] = "pid",
+	                                    [NETNS_PATH] = "path",
+	                                    [NETNS_TAPFD] = "tapfd",
+	                                    [NETNS_NONE] = "none"};
+	bool bess = opt->target_type == TARGET_BESS;
+	const char *type = bess ? "bess" : types[opt->netns_type];
+	g_autofree char *netns = NULL;
+	if (!bess && opt->netns_type == NETNS_PID)
+		netns = g_strdup_printf("/proc/%d/ns/net", (int)opt->target_pid);
+	else if (!bess && opt->netns_type == NETNS_PATH)
+		netns = g_strdup(opt->target_path);
+	g_autofree char *userns = netns != NULL ? target_userns(opt) : NULL;
+	g_autofree char *cmd = netns != NULL ? nsenter_command(opt, netns, userns) : NULL;
+	json_t *pid =
+	    !bess && opt->netns_type == NETNS_PID ? json_integer(opt->target_pid) : json_null();
+	return json_pack("{s:s,s:o,s:o,s:o,s:o}", "type", type, "pid", pid, "netns_path",
+	                 string_or_null(netns), "userns_path", string_or_null(userns), "nsenter",
+	                 string_or_null(cmd));
+}
+
+json_t *status_info(const struct options *opt, struct engine *e, const struct datapath_stats *st)
+{
 	char net[INET_ADDRSTRLEN];
 	inet_ntop(AF_INET, &opt->net, net, sizeof(net));
 	g_autofree char *cidr = g_strdup_printf("%s/%u", net, opt->prefix);
-	json_t *conns = status_connections(e);
-	size_t nconns = json_array_size(conns);
-	json_decref(conns);
+	g_autofree char *text = slirp_connection_info(engine_slirp(e));
+	size_t nconns = status_count_connections(text);
 	return json_pack(
-		"{s:s,s:s,s:o,s:o,s:o,s:i,s:b,s:b,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "version",
-		PACKAGE_VERSION, "network", cidr, "gateway", addr4_json(addr4_offset(opt->net, 2)),
-		"dns", addr4_json(addr4_offset(opt->net, 3)), "recommended_ip",
-		addr4_json(addr4_offset(opt->net, 100)), "mtu", (int)opt->mtu, "dns_enabled",
-		!opt->disable_dns, "host_loopback", !opt->disable_host_loopback, "ipv6",
-		ipv6_json(opt), "counters", "frames_in", (json_int_t)st->frames_in, "bytes_in",
-		(json_int_t)st->bytes_in, "frames_out", (json_int_t)st->frames_out, "bytes_out",
-		(json_int_t)st->bytes_out, "frames_dropped", (json_int_t)st->frames_dropped,
-		"connections", (json_int_t)nconns);
+	    "{s:s,s:s,s:o,s:o,s:o,s:i,s:b,s:b,s:o,s:{s:I,s:I,s:I,s:I,s:I,s:I}}", "version",
+	    PACKAGE_VERSION, "network", cidr, "gateway", addr4_json(addr4_offset(opt->net, 2)),
+	    "dns", addr4_json(addr4_offset(opt->net, 3)), "recommended_ip",
+	    addr4_json(addr4_offset(opt->net, 100)), "mtu", (int)opt->mtu, "dns_enabled",
+	    !opt->disable_dns, "host_loopback", !opt->disable_host_loopback, "ipv6", ipv6_json(opt),
+	    "counters", "frames_in", (json_int_t)st->frames_in, "bytes_in",
+	    (json_int_t)st->bytes_in, "frames_out", (json_int_t)st->frames_out, "bytes_out",
+	    (json_int_t)st->bytes_out, "frames_dropped", (json_int_t)st->frames_dropped,
+	    "connections", (json_int_t)nconns);
 }
 
 /* A table cell holding a number; "-" (no port, for ICMP) gives -1 when dash_ok. */
@@ -130,6 +210,39 @@ static json_t *parse_line(const char *line)
 	return c;
 }
 
+/* Does one line have the shape parse_line() takes? Cheaply: no allocation. */
+static bool row_shape(const char *line, const char *end)
+{
+	const char *open = memchr(line, '[', (size_t)(end - line));
+	const char *close = open ? memchr(open, ']', (size_t)(end - open)) : NULL;
+	if (close == NULL || open == line)
+		return false;
+	size_t cells = 0;
+	for (const char *p = close + 1; p < end;) {
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+			p++;
+		if (p == end)
+			break;
+		if (cells == 0 && !g_ascii_isdigit(*p) && !(*p == '-' && p + 1 < end))
+			return false; /* the header's "FD" */
+		cells++;
+		while (p < end && *p != ' ' && *p != '\t' && *p != '\r')
+			p++;
+	}
+	return cells == 7;
+}
+
+size_t status_count_connections(const char *text)
+{
+	size_t n = 0;
+	for (const char *p = text ? text : ""; *p != '\0';) {
+		const char *end = strchrnul(p, '\n');
+		n += row_shape(p, end);
+		p = *end ? end + 1 : end;
+	}
+	return n;
+}
+
 json_t *status_parse_connection_info(const char *text)
 {
 	json_t *list = json_array();
@@ -148,4 +261,23 @@ json_t *status_connections(struct engine *e)
 	json_t *list = status_parse_connection_info(text);
 	g_free(text);
 	return list;
+}
+
+json_t *status_bounds(const struct bounds *l, const struct tcpout_stats *ts,
+                      const struct admit_stats *as)
+{
+	json_t *caps =
+	    json_pack("{s:i,s:i,s:i,s:I,s:i}", "tcp_connections", (int)l->tcp, "half_open",
+	              (int)l->half_open, "udp_flows", (int)l->udp, "buffered_bytes",
+	              (json_int_t)l->buffered, "libslirp_sockets", (int)bounds_sockets(l));
+	json_t *held = json_pack(
+	    "{s:I,s:I,s:I,s:i,s:i}", "tcp_connections", (json_int_t)(ts->active + ts->active_in),
+	    "half_open", (json_int_t)ts->half_open, "buffered_bytes", (json_int_t)ts->buffered,
+	    "udp_flows", (int)as->udp_flows, "libslirp_sockets", (int)as->sockets);
+	json_t *refused = json_pack(
+	    "{s:I,s:I,s:I,s:I,s:I,s:I}", "tcp_syn", (json_int_t)ts->refused, "libslirp_syn",
+	    (json_int_t)as->refused_tcp, "half_open_reset", (json_int_t)ts->evicted, "buffer_full",
+	    (json_int_t)ts->buffer_full, "udp_new_flow", (json_int_t)as->refused_udp, "icmp_echo",
+	    (json_int_t)as->refused_icmp);
+	return json_pack("{s:o,s:o,s:o}", "max", caps, "held", held, "refused", refused);
 }

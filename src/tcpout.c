@@ -47,6 +47,7 @@
 #include "config.h"
 #include "tcpout.h"
 #include "frame.h"
+#include "tcpseg.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -60,7 +61,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define ETH_HLEN_   14
 #define STASH_CAP   (512u * 1024)
 #define OUR_WSCALE  7
 #define SEG_MAX_GSO (63u * 1024) /* payload of one frame to the namespace with offloads */
@@ -69,17 +69,8 @@
 #define RTO_MIN_MS  200
 #define RTO_MAX_MS  10000
 #define RETRIES_MAX 12
-#define FRAME_BUF   (ETH_HLEN_ + 60 + 40 + 65536)
-
-#define TH_FIN 0x01
-#define TH_SYN 0x02
-#define TH_RST 0x04
-#define TH_PSH 0x08
-#define TH_ACK 0x10
-
-#define SEQ_LT(a, b) ((int32_t)((a) - (b)) < 0)
-#define SEQ_LE(a, b) ((int32_t)((a) - (b)) <= 0)
-#define SEQ_GT(a, b) ((int32_t)((a) - (b)) > 0)
+#define SYN_RETRIES 5 /* SYN-ACKs or SYNs the namespace leaves unanswered, as a kernel's */
+#define FRAME_BUF   (TCPSEG_ETH_HLEN + 60 + 40 + 65536)
 
 /*
  * CONNECTING: our connect() to the host is under way (the namespace's SYN waits unanswered);
@@ -87,14 +78,6 @@
  * SYN-ACK to our SYN; ESTABLISHED from then on, whatever the FINs.
  */
 enum conn_state { CONNECTING, SYN_RCVD, SYN_SENT, ESTABLISHED };
-
-/* A connection's identity as the namespace sees it; zero-filled so it hashes as bytes. */
-struct conn_key {
-	uint8_t v6;
-	uint8_t pad;
-	uint16_t gport, fport;        /* guest's port, the port it connected to (host order) */
-	uint8_t gaddr[16], faddr[16]; /* IPv4 in the first 4 bytes */
-};
 
 struct conn {
 	struct conn_key key;
@@ -126,12 +109,14 @@ struct conn {
 	bool fin_sent;    /* our FIN is out (cleared when a retransmission rewinds before it) */
 	unsigned dupacks, retries, rto_ms;
 	int64_t deadline_ms; /* INT64_MAX: no timer */
+	GList half_open;     /* in owner->half_open until ESTABLISHED (data: this conn) */
+	GList starved;       /* in owner->starved: its window was cut by --max-buffered */
 };
 
 struct tcpout {
 	bool enabled;
 	const struct options *opt;
-	struct engine *engine;
+	struct frame_sink sink; /* where frames for the namespace go (the datapath) */
 	struct loop *loop;
 	bool vnet;
 	GHashTable *conns; /* struct conn_key * -> struct conn * (owned) */
@@ -145,98 +130,27 @@ struct tcpout {
 	uint64_t total;    /* outbound connections opened */
 	uint64_t total_in; /* forwarded clients taken */
 	uint64_t active_in;
-	bool outbound; /* take the namespace's SYNs (--outbound-fast-path=auto) */
-	bool have_mac; /* guest_mac is known: the namespace has sent a frame */
+	/* The bounds (bounds.c): half-open connections, oldest first, and bytes held. */
+	const struct bounds *lim;
+	GQueue half_open;
+	GQueue starved;       /* connections to tell when buffer room comes back */
+	uint64_t buffered;    /* in every stash and out-of-order queue */
+	uint64_t refused;     /* SYNs answered with a RST: --max-tcp connections open */
+	uint64_t evicted;     /* half-open connections reset to make room for a new one */
+	uint64_t buffer_full; /* segments (or their tails) dropped: --max-buffered held */
+	bool outbound;        /* take the namespace's SYNs (--outbound-fast-path=auto) */
+	bool have_mac;        /* guest_mac is known: the namespace has sent a frame */
 	uint8_t guest_mac[6], gw_mac[6];
 	uint8_t buf[FRAME_BUF];
 };
 
-/* A parsed TCP segment from the namespace. */
-struct seg {
-	struct conn_key key;
-	const uint8_t *frame;
-	uint32_t seq, ack;
-	uint8_t flags;
-	uint16_t win;
-	const uint8_t *data;
-	size_t len;
-	uint16_t mss; /* SYN option, 0 if absent */
-	int wscale;   /* SYN option, -1 if absent */
-};
-
 static void conn_free_now(struct conn *c);
+static size_t buffer_left(const struct tcpout *t);
+static void buffer_release(struct tcpout *t, size_t n);
+static void starve(struct conn *c);
+static void queue_ack(struct conn *c);
 static void ooo_clear(struct conn *c);
 static void send_data(struct conn *c);
-
-/* --- parsing --- */
-
-static void parse_syn_options(const uint8_t *o, size_t n, struct seg *s)
-{
-	for (size_t i = 0; i < n;) {
-		if (o[i] == 0)
-			break;
-		if (o[i] == 1) {
-			i++;
-			continue;
-		}
-		if (i + 1 >= n || o[i + 1] < 2 || i + o[i + 1] > n)
-			break;
-		if (o[i] == 2 && o[i + 1] == 4)
-			s->mss = (uint16_t)(o[i + 2] << 8 | o[i + 3]);
-		else if (o[i] == 3 && o[i + 1] == 3)
-			s->wscale = MIN(o[i + 2], 14);
-		i += o[i + 1];
-	}
-}
-
-/* Locate IP and TCP in an untagged frame; false for anything that is not a whole TCP segment. */
-static bool parse_seg(const uint8_t *f, size_t len, struct seg *s)
-{
-	memset(s, 0, sizeof(*s));
-	s->wscale = -1;
-	if (len < ETH_HLEN_ + 40)
-		return false;
-	uint16_t type = (uint16_t)(f[12] << 8 | f[13]);
-	const uint8_t *ip = f + ETH_HLEN_;
-	size_t t, end;
-	if (type == 0x0800) {
-		size_t ihl = (size_t)(ip[0] & 0x0f) * 4, tot = (size_t)(ip[2] << 8 | ip[3]);
-		if ((ip[0] >> 4) != 4 || ihl < 20 || ip[9] != 6 || (ip[6] & 0x3f) || ip[7] ||
-		    tot < ihl + 20 || ETH_HLEN_ + tot > len)
-			return false;
-		memcpy(s->key.gaddr, ip + 12, 4);
-		memcpy(s->key.faddr, ip + 16, 4);
-		t = ETH_HLEN_ + ihl;
-		end = ETH_HLEN_ + tot;
-	} else if (type == 0x86dd) {
-		size_t plen = (size_t)(ip[4] << 8 | ip[5]);
-		if ((ip[0] >> 4) != 6 || ip[6] != 6 || plen < 20 || ETH_HLEN_ + 40 + plen > len)
-			return false;
-		s->key.v6 = 1;
-		memcpy(s->key.gaddr, ip + 8, 16);
-		memcpy(s->key.faddr, ip + 24, 16);
-		t = ETH_HLEN_ + 40;
-		end = t + plen;
-	} else {
-		return false;
-	}
-	const uint8_t *th = f + t;
-	size_t doff = (size_t)(th[12] >> 4) * 4;
-	if (doff < 20 || t + doff > end)
-		return false;
-	s->frame = f;
-	s->key.gport = (uint16_t)(th[0] << 8 | th[1]);
-	s->key.fport = (uint16_t)(th[2] << 8 | th[3]);
-	s->seq = (uint32_t)th[4] << 24 | (uint32_t)th[5] << 16 | (uint32_t)th[6] << 8 | th[7];
-	s->ack = (uint32_t)th[8] << 24 | (uint32_t)th[9] << 16 | (uint32_t)th[10] << 8 | th[11];
-	s->flags = th[13] & 0x3f;
-	s->win = (uint16_t)(th[14] << 8 | th[15]);
-	s->data = th + doff;
-	s->len = end - t - doff;
-	if (s->flags & TH_SYN)
-		parse_syn_options(th + 20, doff - 20, s);
-	return true;
-}
 
 /* --- which SYNs are ours --- */
 
@@ -309,6 +223,7 @@ static uint32_t rcv_room(const struct conn *c)
 {
 	size_t used = c->stash ? c->stash->len : 0;
 	uint32_t room = used >= STASH_CAP ? 0 : (uint32_t)(STASH_CAP - used);
+	room = (uint32_t)MIN(room, buffer_left(c->owner));
 	return MAX(MIN(room, 65535u << c->rcv_wscale), adv_left(c));
 }
 
@@ -316,6 +231,9 @@ static uint32_t rcv_room(const struct conn *c)
 static uint16_t rcv_window(struct conn *c)
 {
 	uint32_t unit = 1u << c->rcv_wscale, room = rcv_room(c);
+	size_t used = c->stash ? c->stash->len : 0;
+	if (buffer_left(c->owner) < MIN(STASH_CAP - MIN(used, STASH_CAP), 65535u << c->rcv_wscale))
+		starve(c); /* the shared budget, not this connection, limits the window */
 	uint32_t units = room >> c->rcv_wscale;
 	if (units * unit < adv_left(c))
 		units = (adv_left(c) + unit - 1) >> c->rcv_wscale; /* round up, not back */
@@ -324,86 +242,29 @@ static uint16_t rcv_window(struct conn *c)
 	return (uint16_t)units;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
 /* Ethernet, IP and TCP headers for a segment of the given payload; returns their length. */
 static size_t build_headers(struct conn *c, uint8_t *f, uint32_t seq, uint8_t flags,
                             const uint8_t *opts, size_t optlen, size_t payload)
 {
-	struct tcpout *t = c->owner;
-	memcpy(f, c->guest_mac, 6);
-	memcpy(f + 6, c->gw_mac, 6);
-	size_t tcplen = 20 + optlen + payload, ip;
-	if (!c->key.v6) {
-		put16(f + 12, 0x0800);
-		uint8_t *h = f + ETH_HLEN_;
-		memset(h, 0, 20);
-		h[0] = 0x45;
-		put16(h + 2, (uint16_t)(20 + tcplen));
-		put16(h + 4, t->ip_id++);
-		h[6] = 0x40; /* DF */
-		h[8] = 64;
-		h[9] = 6;
-		memcpy(h + 12, c->key.faddr, 4);
-		memcpy(h + 16, c->key.gaddr, 4);
-		put16(h + 10, (uint16_t)~csum_fold(csum_add(h, 20, 0)));
-		ip = 20;
-	} else {
-		put16(f + 12, 0x86dd);
-		uint8_t *h = f + ETH_HLEN_;
-		put32(h, 0x60000000);
-		put16(h + 4, (uint16_t)tcplen);
-		h[6] = 6;
-		h[7] = 64;
-		memcpy(h + 8, c->key.faddr, 16);
-		memcpy(h + 24, c->key.gaddr, 16);
-		ip = 40;
-	}
-	uint8_t *th = f + ETH_HLEN_ + ip;
-	put16(th, c->key.fport);
-	put16(th + 2, c->key.gport);
-	put32(th + 4, seq);
-	put32(th + 8, (flags & TH_ACK) ? c->rcv_nxt : 0);
-	th[12] = (uint8_t)(((20 + optlen) / 4) << 4);
-	th[13] = flags;
+	uint16_t win;
 	if (flags & TH_SYN) { /* a SYN's window is never scaled */
-		put16(th + 14, (uint16_t)MIN(STASH_CAP, 65535u));
-		c->rcv_adv = c->rcv_nxt + MIN(STASH_CAP, 65535u);
+		win = (uint16_t)MIN(STASH_CAP, 65535u);
+		c->rcv_adv = c->rcv_nxt + win;
 	} else {
-		put16(th + 14, rcv_window(c));
+		win = rcv_window(c);
 	}
-	put32(th + 16, 0); /* checksum, urgent pointer */
-	if (optlen > 0)
-		memcpy(th + 20, opts, optlen);
-	return ETH_HLEN_ + ip + 20 + optlen;
-}
-
-/* Without offloads the frame needs its full TCP checksum. */
-static void full_tcp_csum(const struct conn *c, uint8_t *f, size_t hdrs, size_t optlen, size_t len)
-{
-	size_t t = hdrs - 20 - optlen, tcplen = len - t;
-	uint32_t sum;
-	if (c->key.v6) {
-		uint8_t rest[8] = {0, 0, (uint8_t)(tcplen >> 8), (uint8_t)tcplen, 0, 0, 0, 6};
-		sum = csum_add(rest, 8, csum_add(f + ETH_HLEN_ + 8, 32, 0));
-	} else {
-		uint8_t rest[4] = {0, 6, (uint8_t)(tcplen >> 8), (uint8_t)tcplen};
-		sum = csum_add(rest, 4, csum_add(f + ETH_HLEN_ + 12, 8, 0));
-	}
-	uint16_t v = (uint16_t)~csum_fold(csum_add(f + t, tcplen, sum));
-	put16(f + t + 16, v);
+	const struct tcpseg_out o = {.key = &c->key,
+	                             .guest_mac = c->guest_mac,
+	                             .gw_mac = c->gw_mac,
+	                             .seq = seq,
+	                             .ack = (flags & TH_ACK) ? c->rcv_nxt : 0,
+	                             .flags = flags,
+	                             .win = win,
+	                             .opts = opts,
+	                             .optlen = optlen,
+	                             .payload = payload,
+	                             .ip_id = c->owner->ip_id++};
+	return tcpseg_headers(f, &o);
 }
 
 /* The largest payload per TCP segment the namespace takes: its MSS, within its MTU. */
@@ -430,8 +291,8 @@ static void emit(struct conn *c, uint32_t seq, uint8_t flags, const uint8_t *opt
 		c->delack_ms = INT64_MAX;
 	}
 	if (!t->vnet) {
-		full_tcp_csum(c, t->buf, hdrs, optlen, len);
-		engine_send_frame(t->engine, t->buf, len);
+		tcpseg_full_csum(t->buf, c->key.v6, hdrs, optlen, len);
+		t->sink.send(t->sink.opaque, t->buf, len);
 		return;
 	}
 	struct virtio_net_hdr h = {0};
@@ -445,12 +306,12 @@ static void emit(struct conn *c, uint32_t seq, uint8_t flags, const uint8_t *opt
 		h.hdr_len = (uint16_t)hdrs;
 		h.gso_size = (uint16_t)mss;
 	}
-	engine_send_frame_vnet(t->engine, &h, t->buf, len);
+	t->sink.send_vnet(t->sink.opaque, &h, t->buf, len);
 }
 
 static size_t hdr_space(const struct conn *c)
 {
-	return ETH_HLEN_ + (c->key.v6 ? 40 : 20) + 20;
+	return TCPSEG_ETH_HLEN + (c->key.v6 ? 40 : 20) + 20;
 }
 
 static void send_ctl(struct conn *c, uint32_t seq, uint8_t flags)
@@ -476,7 +337,7 @@ static void send_synack(struct conn *c)
 	uint16_t mss = (uint16_t)MIN(mtu - (c->key.v6 ? 60 : 40), 65535u);
 	opts[n++] = 2;
 	opts[n++] = 4;
-	put16(opts + n, mss);
+	tcpseg_put16(opts + n, mss);
 	n += 2;
 	if (c->rcv_wscale) {
 		opts[n++] = 1;
@@ -492,7 +353,7 @@ static void send_syn(struct conn *c)
 {
 	uint8_t opts[8] = {2, 4, 0, 0, 1, 3, 3, OUR_WSCALE};
 	unsigned mtu = c->owner->opt->mtu;
-	put16(opts + 2, (uint16_t)MIN(mtu - (c->key.v6 ? 60 : 40), 65535u));
+	tcpseg_put16(opts + 2, (uint16_t)MIN(mtu - (c->key.v6 ? 60 : 40), 65535u));
 	emit(c, c->iss, TH_SYN, opts, sizeof(opts), 0);
 }
 
@@ -539,6 +400,63 @@ static void conn_destroy(gpointer p)
 	g_free(p);
 }
 
+/* --- the bounds (bounds.c) --- */
+
+static void half_open_enter(struct conn *c)
+{
+	c->half_open.data = c;
+	g_queue_push_tail_link(&c->owner->half_open, &c->half_open);
+}
+
+static void half_open_leave(struct conn *c)
+{
+	if (c->half_open.data == NULL)
+		return;
+	g_queue_unlink(&c->owner->half_open, &c->half_open);
+	c->half_open.data = NULL;
+}
+
+static void starved_leave(struct conn *c)
+{
+	if (c->starved.data == NULL)
+		return;
+	g_queue_unlink(&c->owner->starved, &c->starved);
+	c->starved.data = NULL;
+}
+
+/* c advertised less than its own room because the budget ran low: tell it when it is back. */
+static void starve(struct conn *c)
+{
+	if (c->starved.data != NULL || c->dead)
+		return;
+	c->starved.data = c;
+	g_queue_push_tail_link(&c->owner->starved, &c->starved);
+}
+
+/*
+ * n bytes leave the budget. Once a quarter of it (at most STASH_CAP) is free again, every
+ * connection whose window it cut gets an ACK with its new window: a namespace that saw a
+ * zero window would otherwise wait for its persist timer, which backs off to minutes.
+ */
+static void buffer_release(struct tcpout *t, size_t n)
+{
+	t->buffered -= n;
+	if (t->starved.length == 0 || buffer_left(t) < MIN(t->lim->buffered / 4, STASH_CAP))
+		return;
+	while (t->starved.head != NULL) {
+		struct conn *c = t->starved.head->data;
+		starved_leave(c);
+		if (!c->dead)
+			queue_ack(c);
+	}
+}
+
+/* Bytes the stashes and out-of-order queues may still take, all connections together. */
+static size_t buffer_left(const struct tcpout *t)
+{
+	return t->buffered >= t->lim->buffered ? 0 : (size_t)(t->lim->buffered - t->buffered);
+}
+
 /*
  * Close now, free later: the connection leaves the table (its key may be reused at once) and
  * the socket is closed, but the memory stays until reap(), as an epoll batch being handled
@@ -552,9 +470,13 @@ static void conn_free_now(struct conn *c)
 	g_hash_table_steal(t->conns, &c->key);
 	if (c->inbound)
 		t->active_in--;
+	half_open_leave(c);
 	close(c->fd);
-	if (c->stash != NULL)
+	starved_leave(c);
+	if (c->stash != NULL) {
+		buffer_release(t, c->stash->len);
 		g_byte_array_unref(c->stash);
+	}
 	c->stash = NULL;
 	ooo_clear(c);
 	c->dead = true;
@@ -602,6 +524,7 @@ static void stash_put(struct conn *c, const uint8_t *p, size_t n)
 	if (c->stash == NULL)
 		c->stash = g_byte_array_sized_new((guint)MIN(MAX(n, 4096) * 2, STASH_CAP));
 	g_byte_array_append(c->stash, p, (guint)n);
+	c->owner->buffered += n;
 }
 
 static void maybe_shut(struct conn *c)
@@ -625,6 +548,7 @@ static bool stash_flush(struct conn *c)
 	}
 	if (n > 0) {
 		g_byte_array_remove_range(c->stash, 0, (guint)n);
+		buffer_release(c->owner, (size_t)n);
 		if (c->stash->len == 0) {
 			g_byte_array_unref(c->stash);
 			c->stash = NULL;
@@ -655,6 +579,10 @@ static ssize_t take_data(struct conn *c, const uint8_t *p, size_t n)
 	size_t room =
 	    MAX(used < STASH_CAP ? STASH_CAP - used : 0, promised > done ? promised - done : 0);
 	size_t keep = MIN(n - done, room);
+	if (keep > buffer_left(c->owner)) {
+		keep = buffer_left(c->owner); /* the namespace sends the rest again */
+		c->owner->buffer_full++;
+	}
 	if (keep > 0)
 		stash_put(c, p + done, keep);
 	return (ssize_t)(done + keep);
@@ -686,6 +614,7 @@ struct ooo_seg {
 
 static void ooo_clear(struct conn *c)
 {
+	buffer_release(c->owner, c->ooo_bytes);
 	g_list_free_full(c->ooo, g_free);
 	c->ooo = NULL;
 	c->ooo_bytes = 0;
@@ -701,6 +630,10 @@ static void ooo_keep(struct conn *c, uint32_t seq, const uint8_t *p, size_t n)
 {
 	if (n == 0 || c->ooo_bytes + n > STASH_CAP || seq - c->rcv_nxt + n > adv_left(c))
 		return;
+	if (n > buffer_left(c->owner)) {
+		c->owner->buffer_full++;
+		return;
+	}
 	GList *at = c->ooo;
 	for (; at != NULL; at = at->next) {
 		const struct ooo_seg *o = at->data;
@@ -715,6 +648,7 @@ static void ooo_keep(struct conn *c, uint32_t seq, const uint8_t *p, size_t n)
 	memcpy(o->data, p, n);
 	c->ooo = g_list_insert_before(c->ooo, at, o);
 	c->ooo_bytes += n;
+	c->owner->buffered += n;
 }
 
 /* Deliver what the queue holds from rcv_nxt on; false if c was closed. */
@@ -732,6 +666,7 @@ static bool ooo_drain(struct conn *c)
 			c->rcv_nxt += (uint32_t)took;
 		}
 		c->ooo_bytes -= o->len;
+		buffer_release(c->owner, o->len);
 		c->ooo = g_list_delete_link(c->ooo, c->ooo);
 		g_free(o);
 	}
@@ -1024,12 +959,37 @@ fail : {
 }
 }
 
+/*
+ * Room for one more connection: false when --max-tcp are open; otherwise the oldest
+ * half-open ones are reset until there is room among those too.
+ */
+static bool make_room(struct tcpout *t)
+{
+	if (g_hash_table_size(t->conns) >= t->lim->tcp) {
+		t->refused++;
+		return false;
+	}
+	while (t->half_open.length >= t->lim->half_open) {
+		struct conn *old = t->half_open.head->data;
+		log_debug("tcpout: fd %d: half-open too long, reset for a new one", old->fd);
+		t->evicted++;
+		if (old->state == CONNECTING) /* its SYN is unanswered: refuse it now */
+			send_ctl(old, 0, TH_RST | TH_ACK);
+		conn_reset(old, true);
+	}
+	return true;
+}
+
 static bool open_conn(struct tcpout *t, const struct seg *s)
 {
 	struct sockaddr_storage dst;
 	socklen_t dl;
 	if (!host_dest(t, s, &dst, &dl))
 		return false;
+	if (!make_room(t)) {
+		send_rst_for(t, s);
+		return true;
+	}
 	int fd = open_socket(t, &dst, dl);
 	if (fd < 0) {
 		log_debug("tcpout: connect to port %u: %s", s->key.fport, g_strerror(errno));
@@ -1064,6 +1024,7 @@ static bool open_conn(struct tcpout *t, const struct seg *s)
 		return true;
 	}
 	g_hash_table_insert(t->conns, &c->key, c);
+	half_open_enter(c);
 	t->total++;
 	log_debug("tcpout: fd %d: new connection to port %u", fd, s->key.fport);
 	return true;
@@ -1074,6 +1035,7 @@ static bool establish(struct conn *c, const struct seg *s)
 {
 	if (s->ack != c->iss + 1)
 		return false;
+	half_open_leave(c);
 	c->state = ESTABLISHED;
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss + 1;
 	c->snd_wnd = (uint32_t)s->win << c->snd_wscale;
@@ -1089,6 +1051,7 @@ static void establish_active(struct conn *c, const struct seg *s)
 {
 	if (s->ack != c->iss + 1)
 		return;
+	half_open_leave(c);
 	c->irs = s->seq;
 	c->rcv_nxt = s->seq + 1;
 	c->rcv_adv = c->rcv_nxt; /* our SYN's window said nothing about this sequence space */
@@ -1149,14 +1112,14 @@ static bool conn_input(struct conn *c, const struct seg *s)
 bool tcpout_input(struct tcpout *t, const uint8_t *frame, size_t len)
 {
 	struct seg s;
-	if (!t->enabled || len < ETH_HLEN_)
+	if (!t->enabled || len < TCPSEG_ETH_HLEN)
 		return false;
 	/* The namespace has one link, the tap: every frame comes from its one MAC address. */
 	if (!(frame[6] & 1)) {
 		memcpy(t->guest_mac, frame + 6, 6);
 		t->have_mac = true;
 	}
-	if (!parse_seg(frame, len, &s))
+	if (!tcpseg_parse(frame, len, &s))
 		return false;
 	struct conn *c = g_hash_table_lookup(t->conns, &s.key);
 	if (c != NULL && conn_input(c, &s))
@@ -1203,7 +1166,7 @@ bool tcpout_take(struct tcpout *t, int client, const struct sockaddr *peer,
 {
 	struct conn_key k;
 	if (t == NULL || !t->enabled || !t->have_mac || !take_addresses(peer, guest, &k) ||
-	    g_hash_table_contains(t->conns, &k))
+	    g_hash_table_contains(t->conns, &k) || !make_room(t))
 		return false;
 	int zero = 0, one = 1;
 	if (setsockopt(client, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
@@ -1230,6 +1193,7 @@ bool tcpout_take(struct tcpout *t, int client, const struct sockaddr *peer,
 	}
 	setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	g_hash_table_insert(t->conns, &c->key, c);
+	half_open_enter(c);
 	t->total_in++;
 	t->active_in++;
 	log_debug("tcpout: fd %d: forwarded client to guest port %u", client, k.gport);
@@ -1260,7 +1224,8 @@ static void on_timeout(struct conn *c)
 	c->deadline_ms = INT64_MAX;
 	c->rto_ms = MIN(c->rto_ms * 2, RTO_MAX_MS);
 	if (c->state == SYN_RCVD || c->state == SYN_SENT || c->snd_una != c->snd_max) {
-		if (++c->retries > RETRIES_MAX) {
+		unsigned most = c->state == ESTABLISHED ? RETRIES_MAX : SYN_RETRIES;
+		if (++c->retries > most) {
 			log_debug("tcpout: fd %d: the namespace stopped answering", c->fd);
 			conn_reset(c, true);
 			return;
@@ -1337,13 +1302,13 @@ static bool peek_off_works(void)
 	return ok;
 }
 
-struct tcpout *tcpout_new(const struct options *opt, struct engine *e, struct loop *l)
+struct tcpout *tcpout_new(const struct options *opt, const struct frame_sink *sink, struct loop *l)
 {
 	struct tcpout *t = g_new0(struct tcpout, 1);
 	t->opt = opt;
-	t->engine = e;
+	t->sink = *sink;
 	t->loop = l;
-	t->vnet = engine_offload(e);
+	t->vnet = sink->vnet;
 	t->conns = g_hash_table_new_full(key_hash, key_equal, NULL, conn_destroy);
 	t->acks = g_ptr_array_new();
 	t->dead = g_ptr_array_new_with_free_func(g_free);
@@ -1351,6 +1316,9 @@ struct tcpout *tcpout_new(const struct options *opt, struct engine *e, struct lo
 	t->epfd = -1;
 	t->enabled = true;
 	t->outbound = !opt->outbound_fast_path_off;
+	t->lim = &opt->bounds;
+	g_queue_init(&t->half_open);
+	g_queue_init(&t->starved);
 	/* libslirp's own MAC for the gateway and every remote address: 52:55 and network+2. */
 	struct in_addr gw = addr4_offset(opt->net, 2);
 	t->gw_mac[0] = 0x52;
@@ -1400,7 +1368,12 @@ struct tcpout_stats tcpout_stats(const struct tcpout *t)
 	                             .total = t->total,
 	                             .total_in = t->total_in,
 	                             .active_in = t->active_in,
-	                             .active = g_hash_table_size(t->conns) - t->active_in};
+	                             .active = g_hash_table_size(t->conns) - t->active_in,
+	                             .half_open = t->half_open.length,
+	                             .buffered = t->buffered,
+	                             .refused = t->refused,
+	                             .evicted = t->evicted,
+	                             .buffer_full = t->buffer_full};
 }
 
 static const char *state_name(const struct conn *c)

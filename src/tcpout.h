@@ -3,7 +3,7 @@
  * tcpout.c). */
 #pragma once
 
-#include "engine.h"
+#include "sink.h"
 #include "loop.h"
 #include "options.h"
 
@@ -21,10 +21,16 @@ struct tcpout_stats {
 	uint64_t total_in;  /* forwarded clients taken (tcpout_take()) */
 	uint64_t active_in; /* of those, open now */
 	uint64_t active;    /* outbound, open now */
+	/* Against the bounds (bounds.c): */
+	uint64_t half_open;   /* connections not yet established */
+	uint64_t buffered;    /* bytes held for the host */
+	uint64_t refused;     /* SYNs refused: --max-tcp connections were open */
+	uint64_t evicted;     /* half-open connections reset: --max-half-open were waiting */
+	uint64_t buffer_full; /* segments cut short: --max-buffered bytes were held */
 };
 
 /* NULL never: when the path is off (--outbound-fast-path=off), tcpout_input() takes nothing. */
-struct tcpout *tcpout_new(const struct options *opt, struct engine *e, struct loop *l);
+struct tcpout *tcpout_new(const struct options *opt, const struct frame_sink *sink, struct loop *l);
 void tcpout_free(struct tcpout *t);
 
 /*

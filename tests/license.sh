@@ -6,7 +6,9 @@
 #
 # The files checked are those git tracks, or, outside a git checkout (a release tarball, make
 # distcheck), every file under the tree. Exempt: binary fuzz corpus entries, m4/pkg.m4
-# (pkg-config's own file, with its own license header), empty placeholders, and COPYING.
+# (pkg-config's own file, with its own license header), empty placeholders, COPYING, and
+# debian/changelog and debian/source/format, whose formats have no comments (dpkg reads every
+# line of them; debian/copyright states their license).
 # Exit codes follow automake: 0 pass, 1 fail, 99 hard error.
 set -euo pipefail
 
@@ -30,6 +32,7 @@ bad=0
 while IFS= read -r f; do
 	case "$f" in
 	COPYING | m4/pkg.m4 | m4/.keep | tests/fuzz/corpus/* | build-aux/* | m4/*.m4) continue ;;
+	debian/changelog | debian/source/format) continue ;; # no comment syntax: see above
 	esac
 	[ -s "$f" ] || continue
 	head -n 3 "$f" | grep -q 'SPDX-License-Identifier: GPL-2.0-or-later' || {

@@ -18,7 +18,7 @@ _slirpns_long_opts="--configure --exit-fd= --ready-fd= --mtu= --cidr= --cidr6= -
 --api-socket= --disable-host-loopback --no-host-loopback --netns-type= --userns-path=
 --enable-sandbox --create-sandbox --enable-seccomp --outbound-addr= --outbound-addr6=
 --disable-dns --macaddress= --target-type= --no-offload --port-fast-path= --outbound-fast-path= --publish= --pcap=
---pcap-max-size= --debug --help --version"
+--pcap-max-size= --debug --max-tcp= --max-half-open= --max-udp= --max-buffered= --help --version"
 _slirpns_short_opts="-c -e -r -m -6 -a -p -h -v"
 
 # Options that take their value as the next word when not written as --opt=value.
@@ -26,7 +26,8 @@ _slirpns_takes_arg() {
 	case $1 in
 	-e | -r | -m | -a | -p | --exit-fd | --ready-fd | --mtu | --cidr | --cidr6 | --api-socket | \
 		--netns-type | --userns-path | --outbound-addr | --outbound-addr6 | --macaddress | \
-		--target-type | --port-fast-path | --outbound-fast-path | --publish | --pcap | --pcap-max-size) return 0 ;;
+		--target-type | --port-fast-path | --outbound-fast-path | --publish | --pcap | --pcap-max-size | \
+		--max-tcp | --max-half-open | --max-udp | --max-buffered) return 0 ;;
 	esac
 	return 1
 }

@@ -29,16 +29,23 @@
  * libslirp's established-state code) whose connections it accepts and closes, and a UDP echo
  * on 127.0.0.1:7.
  *
+ * Each frame also goes, as datapath.c offers it, to the TCP endpoint's parser (tcpseg_parse(),
+ * src/tcpseg.c, before any fix-up: the payload it finds must lie inside the frame), and, as
+ * engine_input() sends it, through admit.c's gate (small caps, so that refusals and expiry
+ * run); frames libslirp sends back go through admit_output().
+ *
  * Checked besides memory safety: tap_fixup() returns the frame right after the header with
  * the header's length taken off, and a checksum it completed at an even offset verifies.
  */
 #include "config.h"
+#include "admit.h"
 #include "frame.h"
 #include "fuzz.h"
 #include "ipfrag.h"
 #include "engine.h"
 #include "options.h"
 #include "tap.h"
+#include "tcpseg.h"
 
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -64,12 +71,14 @@ struct fuzz_state {
 	struct fuzz_timer timers[MAX_TIMERS];
 	struct pollfd fds[256];
 	int nfds;
+	struct admit *admit;
 };
 
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
 	struct fuzz_state *s = opaque;
 	struct virtio_net_hdr h;
+	admit_output(s->admit, buf, len, s->now_ns / 1000000);
 	frame_vnet_hdr_out(buf, len, s->mtu, &h);
 	FUZZ_CHECK(h.gso_type == VIRTIO_NET_HDR_GSO_NONE || (h.hdr_len < len && h.gso_size > 0),
 	           "bad GSO header: hdr_len %u gso_size %u for %zu bytes", h.hdr_len, h.gso_size,
@@ -295,6 +304,26 @@ static void check_fixup(const struct tap *t, const uint8_t *in, const uint8_t *b
 	    "completed checksum does not verify (start %u offset %u)", h.csum_start, h.csum_offset);
 }
 
+/* The TCP endpoint's parser on the frame as read (after the virtio-net header, if any). */
+static void check_tcpseg(const struct tap *t, const uint8_t *buf, size_t n)
+{
+	size_t vl = t->vnet ? t->vnet_len : 0;
+	if (n <= vl)
+		return;
+	const uint8_t *f = buf + vl;
+	struct seg sg;
+	if (tcpseg_parse(f, n - vl, &sg))
+		FUZZ_CHECK(sg.data >= f && sg.data + sg.len <= f + (n - vl),
+		           "tcpseg_parse: payload outside the frame");
+}
+
+/* libslirp's input, behind admit.c's gate as engine_input() has it. */
+static void to_slirp(Slirp *slirp, struct fuzz_state *s, const uint8_t *f, size_t len)
+{
+	if (admit_input(s->admit, f, len, s->now_ns / 1000000))
+		slirp_input(slirp, f, (int)len);
+}
+
 int fuzz_frame_one(const uint8_t *data, size_t size)
 {
 	if (size < 1)
@@ -305,6 +334,10 @@ int fuzz_frame_one(const uint8_t *data, size_t size)
 	make_tap(&t, data[0] & 1);
 	s.mtu = t.mtu;
 	Slirp *slirp = make_slirp(&s, &t, data[0] & 2);
+	struct bounds caps = {.tcp = 4, .half_open = 4, .udp = 4, .buffered = 1 << 20};
+	struct in_addr gw = {htonl(0x0a000202)}, dns = {htonl(0x0a000203)};
+	struct in6_addr gw6 = {.s6_addr = {0xfd, [15] = 2}};
+	s.admit = admit_new(&caps, gw, dns, gw6);
 	struct ipfrag *frags = ipfrag_new();
 	size_t off = 1;
 	while (off < size) {
@@ -316,6 +349,7 @@ int fuzz_frame_one(const uint8_t *data, size_t size)
 		/* An exact-size copy, so that ASan sees any read past the end. */
 		uint8_t *buf = g_malloc(MAX(n, 1));
 		memcpy(buf, data + off, n);
+		check_tcpseg(&t, buf, n);
 		uint8_t *frame = NULL;
 		ssize_t len = tap_fixup(&t, buf, n, &frame);
 		check_fixup(&t, data + off, buf, n, frame, len);
@@ -325,13 +359,13 @@ int fuzz_frame_one(const uint8_t *data, size_t size)
 			switch (ipfrag_input(frags, frame, (size_t)len, s.now_ns / 1000000, &whole,
 			                     &whole_len)) {
 			case IPFRAG_PASS:
-				slirp_input(slirp, frame, (int)len);
+				to_slirp(slirp, &s, frame, (size_t)len);
 				break;
 			case IPFRAG_DONE:
 				FUZZ_CHECK(whole_len >= 34 && (whole[20] & 0x3f) == 0 &&
 				               whole[21] == 0,
 				           "a reassembled datagram is still a fragment");
-				slirp_input(slirp, whole, (int)whole_len);
+				to_slirp(slirp, &s, whole, whole_len);
 				break;
 			case IPFRAG_HELD:
 				break;
@@ -341,12 +375,15 @@ int fuzz_frame_one(const uint8_t *data, size_t size)
 		off += n;
 		s.now_ns += 100 * 1000000;
 		poll_round(slirp, &s);
+		admit_set_sockets(s.admit, (unsigned)s.nfds);
+		admit_expire(s.admit, s.now_ns / 1000000);
 		fire_timers(slirp, &s, false);
 	}
 	fire_timers(slirp, &s, true);
 	poll_round(slirp, &s);
 	slirp_cleanup(slirp);
 	ipfrag_free(frags);
+	admit_free(s.admit);
 	return 0;
 }
 

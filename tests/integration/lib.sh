@@ -29,7 +29,10 @@ if [ -z "${SLIRPNS_TEST_ISOLATED:-}" ]; then
 	[ -n "${SLIRPNS:-}" ] || SLIRPNS="$TESTS_DIR/../../src/slirpns"
 	[ -x "$SLIRPNS" ] || { echo "ERROR: no slirpns binary at $SLIRPNS (run make)"; exit 99; }
 	SLIRPNS=$(cd "$(dirname "$SLIRPNS")" && pwd)/$(basename "$SLIRPNS")
-	export SLIRPNS SLIRPNS_TEST_ISOLATED=1
+	# The API client, if built (make check sets SLIRPNSCTL; by hand, next to the daemon).
+	[ -n "${SLIRPNSCTL:-}" ] || SLIRPNSCTL="$(dirname "$SLIRPNS")/slirpnsctl"
+	[ -x "$SLIRPNSCTL" ] && SLIRPNSCTL=$(cd "$(dirname "$SLIRPNSCTL")" && pwd)/$(basename "$SLIRPNSCTL")
+	export SLIRPNS SLIRPNSCTL SLIRPNS_TEST_ISOLATED=1
 	if [ "$(id -u)" = 0 ]; then
 		id "$SLIRPNS_TEST_USER" >/dev/null 2>&1 ||
 			skip "running as root but user $SLIRPNS_TEST_USER does not exist (.ci/run creates it)"
@@ -42,6 +45,9 @@ fi
 
 # --- inside the private host namespaces from here on ---
 
+# Which daemon this test runs (a copy of it, below): tests/package.sh checks that the line
+# names the installed /usr/bin/slirpns.
+note "daemon under test: $SLIRPNS"
 ip link set lo up
 # Let unprivileged ping sockets work (the daemon relays ICMP echo with them).
 echo "0 2147483647" >/proc/sys/net/ipv4/ping_group_range 2>/dev/null || true
@@ -53,6 +59,13 @@ chmod 755 "$T"
 cp "$SLIRPNS" "$T/slirpns"
 chmod 755 "$T/slirpns"
 SLIRPNS_BIN="$T/slirpns"
+# slirpnsctl likewise, as $SLIRPNSCTL_BIN (empty when it was not built).
+SLIRPNSCTL_BIN=
+if [ -x "${SLIRPNSCTL:-}" ]; then
+	cp "$SLIRPNSCTL" "$T/slirpnsctl"
+	chmod 755 "$T/slirpnsctl"
+	SLIRPNSCTL_BIN="$T/slirpnsctl"
+fi
 cleanup() { rm -rf "$T"; }
 trap cleanup EXIT
 

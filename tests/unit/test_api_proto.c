@@ -849,8 +849,11 @@ static void slirp_icmp_line(GString *s, int secs, int fd, const char *src, const
 static json_t *parse_table(GString *s)
 {
 	json_t *list = status_parse_connection_info(s->str);
+	size_t counted = status_count_connections(s->str);
 	g_string_free(s, TRUE);
 	cr_assert(json_is_array(list));
+	/* get_info counts the rows without building them: the same number. */
+	cr_assert_eq(counted, json_array_size(list));
 	return list;
 }
 

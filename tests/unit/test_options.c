@@ -1430,3 +1430,70 @@ Test(options, outbound_fast_path)
 	FAILS("--outbound-fast-path: 'yes' is not auto or off", "--outbound-fast-path=yes", "1234");
 	FAILS("outbound-fast-path", "--outbound-fast-path", "1234");
 }
+
+/* ---- the bounds on what a guest can make the daemon hold (src/bounds.c) ------------------- */
+
+Test(options, bounds)
+{
+	OK("1");
+	cr_assert_eq(opt.bounds.tcp, 4096);
+	cr_assert_eq(opt.bounds.half_open, 1024);
+	cr_assert_eq(opt.bounds.udp, 4096);
+	cr_assert_eq(opt.bounds.buffered, 64ull << 20);
+	OK("--max-tcp=100", "--max-half-open", "10", "--max-udp=7", "--max-buffered=1M", "1");
+	cr_assert_eq(opt.bounds.tcp, 100);
+	cr_assert_eq(opt.bounds.half_open, 10);
+	cr_assert_eq(opt.bounds.udp, 7);
+	cr_assert_eq(opt.bounds.buffered, 1ull << 20);
+	/* A lower --max-tcp takes the default half-open count down with it. */
+	OK("--max-tcp=100", "1");
+	cr_assert_eq(opt.bounds.half_open, 100);
+	OK("--max-tcp=1048576", "--max-half-open=1048576", "--max-buffered=64K", "1");
+	cr_assert_eq(opt.bounds.buffered, 65536);
+}
+
+Test(options, bad_bounds)
+{
+	FAILS("--max-tcp: '0' is not a count from 1 to 1048576", "--max-tcp=0", "1");
+	FAILS("--max-tcp: '1048577' is not a count", "--max-tcp=1048577", "1");
+	FAILS("--max-udp: 'x' is not a count", "--max-udp=x", "1");
+	FAILS("--max-udp: '' is not a count", "--max-udp=", "1");
+	FAILS("--max-half-open: '-1' is not a count", "--max-half-open=-1", "1");
+	FAILS("--max-half-open: 20 is more than --max-tcp (10)", "--max-tcp=10",
+	      "--max-half-open=20", "1");
+	FAILS("--max-buffered: '65535' is not a size of at least 65536 bytes", "--max-buffered=65535",
+	      "1");
+	FAILS("--max-buffered: '1T'", "--max-buffered=1T", "1");
+}
+
+Test(bounds, fit_leaves_room_alone)
+{
+	struct bounds b;
+	bounds_default(&b);
+	cr_assert_not(bounds_fit(&b, RLIM_INFINITY));
+	cr_assert_not(bounds_fit(&b, 1048576));
+	cr_assert_not(bounds_fit(&b, 2 * 4096 + 4096 + BOUND_FD_RESERVE));
+	cr_assert_eq(b.tcp, 4096);
+	cr_assert_eq(b.udp, 4096);
+	cr_assert_eq(bounds_sockets(&b), 8192);
+}
+
+Test(bounds, fit_scales_to_the_fd_limit)
+{
+	struct bounds b;
+	bounds_default(&b);
+	cr_assert(bounds_fit(&b, 8192));
+	/* The fast path's TCP, libslirp's TCP and UDP, and the reserve fit in 8192. */
+	cr_assert_leq(2ull * b.tcp + b.udp + BOUND_FD_RESERVE, 8192);
+	cr_assert_eq(b.tcp, b.udp); /* proportions kept */
+	cr_assert_eq(b.half_open, 1024);
+	bounds_default(&b);
+	cr_assert(bounds_fit(&b, 1024)); /* less than twice the reserve: half for the daemon */
+	cr_assert_leq(2ull * b.tcp + b.udp, 512);
+	cr_assert_leq(b.half_open, b.tcp);
+	cr_assert_geq(b.tcp, 1);
+	b = (struct bounds){.tcp = 1, .half_open = 1, .udp = 1, .buffered = 1};
+	cr_assert(bounds_fit(&b, 3));
+	cr_assert_eq(b.tcp, 1); /* never below one */
+	cr_assert_eq(b.udp, 1);
+}

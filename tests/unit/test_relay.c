@@ -25,6 +25,7 @@
  * (a, b, its pipes) must be closed: the fd count returns to the baseline.
  */
 #include "config.h"
+#include "datapath.h"
 #include "engine.h"
 #include "loop.h"
 #include "options.h"
@@ -63,6 +64,7 @@
 /* ---- the daemon's side ------------------------------------------------------------------ */
 
 static struct options opt;
+static struct datapath *dp;
 static struct engine *eng;
 static struct loop *lp;
 static int tapfd[2] = {-1, -1};
@@ -163,7 +165,9 @@ static void setup(void)
 	cr_assert_eq(options_parse(3, argv, &opt, &err), ACTION_RUN, "%s", err ? err->message : "");
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, tapfd),
 	             0);
-	eng = engine_new(&opt, tapfd[0]);
+	dp = datapath_new(&opt, tapfd[0]);
+	struct frame_sink sink = datapath_sink(dp);
+	eng = engine_new(&opt, &sink);
 	lp = loop_new(eng);
 	relay_set_init(&set);
 	set_live = true;
@@ -179,7 +183,8 @@ static void teardown(void)
 	set_live = false;
 	loop_free(lp);
 	engine_free(eng);
-	lp = NULL, eng = NULL;
+	datapath_free(dp);
+	lp = NULL, eng = NULL, dp = NULL;
 	for (int i = 0; i < 2; i++)
 		if (tapfd[i] >= 0)
 			close(tapfd[i]);

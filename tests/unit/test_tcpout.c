@@ -4,7 +4,7 @@
  *
  * The test plays the namespace ("guest"): it builds Ethernet/IPv4/TCP frames by hand and
  * hands them to tcpout_input() (then tcpout_flush(), the end of a tap batch), and reads what
- * tcpout writes to the "tap", one end of a SOCK_SEQPACKET socketpair given to engine_new()
+ * tcpout writes to the "tap", one end of a SOCK_SEQPACKET socketpair given to datapath_new()
  * (not a tap: plain frames, so every frame tcpout sends must carry complete IPv4 and TCP
  * checksums, which collect() verifies for each one). The host side is real sockets on
  * 127.0.0.1; the guest's SYNs go to 10.0.2.2, which tcpout maps to the host's loopback. The
@@ -21,6 +21,7 @@
  * segments that are not tcpout's to take.
  */
 #include "config.h"
+#include "datapath.h"
 #include "engine.h"
 #include "frame.h"
 #include "loop.h"
@@ -61,6 +62,7 @@ static const uint8_t gw_ip[4] = {10, 0, 2, 2};
 /* ---- the daemon's side ------------------------------------------------------------------ */
 
 static struct options opt;
+static struct datapath *dp;
 static struct engine *eng;
 static struct loop *lp;
 static struct tcpout *to;
@@ -103,11 +105,13 @@ static void start(const char *extra)
 		setsockopt(tapfd[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	if (setsockopt(tapfd[1], SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big)) < 0)
 		setsockopt(tapfd[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
-	eng = engine_new(&opt, tapfd[0]);
-	cr_assert(!engine_offload(eng), "a socketpair must give plain frames");
+	dp = datapath_new(&opt, tapfd[0]);
+	cr_assert(!datapath_offload(dp), "a socketpair must give plain frames");
+	struct frame_sink sink = datapath_sink(dp);
+	eng = engine_new(&opt, &sink);
 	lp = loop_new(eng);
-	to = tcpout_new(&opt, eng, lp);
-	engine_set_tcpout(eng, to);
+	to = tcpout_new(&opt, &sink, lp);
+	datapath_set_endpoints(dp, eng, to);
 	seen = g_ptr_array_new_with_free_func(g_free);
 }
 
@@ -116,7 +120,8 @@ static void stop(void)
 	tcpout_free(to);
 	loop_free(lp);
 	engine_free(eng);
-	to = NULL, lp = NULL, eng = NULL;
+	datapath_free(dp);
+	to = NULL, lp = NULL, eng = NULL, dp = NULL;
 	for (int i = 0; i < 2; i++)
 		if (tapfd[i] >= 0)
 			close(tapfd[i]);
@@ -135,8 +140,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	if (eng != NULL)
-		cr_expect_eq(engine_stats(eng)->frames_dropped, 0, "frames lost on the socketpair");
+	if (dp != NULL)
+		cr_expect_eq(datapath_stats(dp)->frames_dropped, 0, "frames lost on the socketpair");
 	stop();
 }
 

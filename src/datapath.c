@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/*
+ * datapath.c - the one owner of the tap's frames: it reads them, decides which endpoint each
+ * belongs to, and writes what the endpoints send back, with or without offload headers.
+ *
+ *   tap <-> datapath --> tcpout.c  (slirpns's own TCP endpoint) --> host sockets
+ *                    --> engine.c  (libslirp: DHCP, DNS, UDP, ICMP, the rest) --> host sockets
+ *
+ * Calls go one way only: the datapath calls the endpoints; they send frames back through the
+ * struct frame_sink they were given (sink.h) and never name this file, nor one another.
+ *
+ * Input: the tap is read in bounded batches (until EAGAIN, at most TAP_BATCH frames, and no
+ * longer than TAP_BATCH_NS) so one wake-up moves many frames and a flood cannot starve the
+ * host sockets or the API. The time bound matters when libslirp is slow per frame: it looks
+ * up UDP sockets in a list, so with 4,000 flows each datagram costs ~100 us, and 128 of them
+ * kept the API waiting 40 ms per round. Each frame is offered first, before any checksum work,
+ * to the TCP endpoint, which takes the segments of its own connections and the SYNs that open
+ * them; everything else is fixed up for libslirp (tap.c: offload headers resolved, partial
+ * checksums completed) and given to it. At the end of a batch tcpout_flush() sends the ACKs
+ * the batch made due.
+ *
+ * Output: plain frames (libslirp's, and the TCP endpoint's without offloads) go through
+ * tap_write(), which adds the virtio-net header the tap expects; the TCP endpoint's large
+ * segments come with a header of their own (tap_write_vnet()). A frame the tap will not take
+ * is dropped and counted, as a full link drops it; TCP recovers.
+ *
+ * Observers: with --pcap or --debug every frame that crosses the tap, both ways, is also
+ * handed to pcap.c and framelog.c (one branch per frame when neither is on). With
+ * --target-type=bess the "tap" is the BESS peer's socket, set and cleared by bess.c through
+ * datapath_set_link(); while no peer is attached, frames for the namespace are dropped.
+ */
+#include "config.h"
+#include "datapath.h"
+#include "framelog.h"
+#include "pcap.h"
+#include "tap.h"
+#include "util.h"
+
+#include <time.h>
+
+#define TAP_BATCH    128
+#define TAP_BATCH_NS (2 * 1000 * 1000)
+/* A 64 KiB TSO segment, Ethernet and VLAN headers, and the virtio-net header before it. */
+#define FRAME_MAX (65536 + 256)
+
+struct datapath {
+	struct tap tap;
+	struct datapath_stats stats;
+	struct engine *engine; /* libslirp: every frame no other endpoint takes */
+	struct tcpout *tcp;    /* offered every frame first; or NULL */
+	struct pcap *pcap;     /* --pcap, or NULL */
+	bool observe;          /* pcap or --debug: show frames to them */
+	uint8_t frame[FRAME_MAX];
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+struct datapath *datapath_new(const struct options *opt, int tapfd)
+{
+	struct datapath *dp = g_new0(struct datapath, 1);
+	tap_init(&dp->tap, tapfd, opt->mtu);
+	dp->observe = slirpns_debug;
+	return dp;
+}
+
+void datapath_free(struct datapath *dp)
+{
+	g_free(dp);
+}
+
+void datapath_set_endpoints(struct datapath *dp, struct engine *e, struct tcpout *t)
+{
+	dp->engine = e;
+	dp->tcp = t;
+}
+
+static void observe_frame(struct datapath *dp, const uint8_t *f, size_t len, bool to_guest)
+{
+	if (dp->pcap != NULL)
+		pcap_frame(dp->pcap, f, len);
+	if (slirpns_debug)
+		framelog_frame(f, len, to_guest);
+}
+
+/* --- frames to the namespace --- */
+
+static bool sent(struct datapath *dp, bool ok, const void *frame, size_t len)
+{
+	if (!ok) {
+		dp->stats.frames_dropped++;
+		return false;
+	}
+	dp->stats.frames_out++;
+	dp->stats.bytes_out += len;
+	if (G_UNLIKELY(dp->observe))
+		observe_frame(dp, frame, len, true);
+	return true;
+}
+
+static bool sink_send(void *opaque, const void *frame, size_t len)
+{
+	struct datapath *dp = opaque;
+	return sent(dp, tap_write(&dp->tap, frame, len), frame, len);
+}
+
+static bool sink_send_vnet(void *opaque, const struct virtio_net_hdr *h, const void *frame,
+                           size_t len)
+{
+	struct datapath *dp = opaque;
+	return sent(dp, tap_write_vnet(&dp->tap, h, frame, len), frame, len);
+}
+
+struct frame_sink datapath_sink(struct datapath *dp)
+{
+	return (struct frame_sink){.send = sink_send,
+	                           .send_vnet = sink_send_vnet,
+	                           .opaque = dp,
+	                           .vnet = dp->tap.vnet,
+	                           .slirp_mtu = dp->tap.slirp_mtu};
+}
+
+/* --- frames from the namespace --- */
+
+/* The TCP endpoint first (before any checksum work: it needs none), then libslirp. */
+static void frame_in(struct datapath *dp, uint8_t *buf, size_t n)
+{
+	size_t vl = dp->tap.vnet ? dp->tap.vnet_len : 0;
+	if (dp->tcp != NULL && n > vl && tcpout_input(dp->tcp, buf + vl, n - vl)) {
+		if (G_UNLIKELY(dp->observe))
+			observe_frame(dp, buf + vl, n - vl, false);
+		return;
+	}
+	uint8_t *frame;
+	ssize_t len = tap_fixup(&dp->tap, buf, n, &frame);
+	if (len == TAP_DROPPED) {
+		dp->stats.frames_malformed++;
+		return;
+	}
+	if (G_UNLIKELY(dp->observe))
+		observe_frame(dp, frame, (size_t)len, false);
+	if (dp->engine != NULL)
+		engine_input(dp->engine, frame, (size_t)len);
+}
+
+bool datapath_tap_readable(struct datapath *dp, GError **err)
+{
+	bool ok = true;
+	int64_t start = now_ns();
+	for (int i = 0; i < TAP_BATCH; i++) {
+		ssize_t n = tap_read_raw(&dp->tap, dp->frame, sizeof(dp->frame), err);
+		if (n <= 0) {
+			ok = n == 0;
+			break;
+		}
+		dp->stats.frames_in++;
+		dp->stats.bytes_in +=
+		    (uint64_t)n - MIN((size_t)n, dp->tap.vnet ? dp->tap.vnet_len : 0);
+		frame_in(dp, dp->frame, (size_t)n);
+		if (i % 16 == 15 && now_ns() - start > TAP_BATCH_NS)
+			break;
+	}
+	if (dp->tcp != NULL)
+		tcpout_flush(dp->tcp);
+	return ok;
+}
+
+bool datapath_offload(const struct datapath *dp)
+{
+	return dp->tap.vnet;
+}
+
+const struct datapath_stats *datapath_stats(const struct datapath *dp)
+{
+	return &dp->stats;
+}
+
+void datapath_set_pcap(struct datapath *dp, struct pcap *p)
+{
+	dp->pcap = p;
+	dp->observe = p != NULL || slirpns_debug;
+}
+
+void datapath_set_link(struct datapath *dp, int fd)
+{
+	dp->tap.fd = fd; /* a BESS peer: plain frames, as tap_init() found for fd -1 */
+}

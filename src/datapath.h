@@ -1,0 +1,43 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
+/* datapath.h - the one owner of the tap's frames: read, classify, write (see datapath.c). */
+#pragma once
+
+#include "engine.h"
+#include "options.h"
+#include "sink.h"
+#include "tcpout.h"
+
+#include <glib.h>
+#include <stdint.h>
+
+struct datapath_stats {
+	uint64_t frames_in, bytes_in;   /* namespace -> slirpns */
+	uint64_t frames_out, bytes_out; /* slirpns -> namespace */
+	uint64_t frames_dropped;        /* could not be written to the tap */
+	uint64_t frames_malformed;      /* refused on the way in (bad offload header) */
+};
+
+struct datapath;
+
+/* tapfd: the tap (or -1 for a BESS link that attaches later, see datapath_set_link()). */
+struct datapath *datapath_new(const struct options *opt, int tapfd);
+void datapath_free(struct datapath *dp);
+/* Where the endpoints send their frames. */
+struct frame_sink datapath_sink(struct datapath *dp);
+/* The endpoints frames are classified to: the TCP endpoint first (or NULL), then libslirp. */
+void datapath_set_endpoints(struct datapath *dp, struct engine *e, struct tcpout *t);
+
+/* Read every frame the tap has (bounded) and hand each to its endpoint. false: tap gone. */
+bool datapath_tap_readable(struct datapath *dp, GError **err);
+/* Whether the tap carries virtio-net headers (offloads on). */
+bool datapath_offload(const struct datapath *dp);
+const struct datapath_stats *datapath_stats(const struct datapath *dp);
+
+struct pcap;
+/* Show every frame crossing the tap to this capture (NULL: none); see pcap.c. */
+void datapath_set_pcap(struct datapath *dp, struct pcap *p);
+/*
+ * --target-type=bess: carry frames over fd, a connected BESS peer (plain frames), or nowhere
+ * (-1: frames for the namespace are dropped). The datapath was created with tapfd -1.
+ */
+void datapath_set_link(struct datapath *dp, int fd);
