@@ -11,7 +11,7 @@ BUILD=(build-essential autoconf automake pkg-config
 	libslirp-dev libglib2.0-dev libseccomp-dev libjansson-dev libcriterion-dev)
 # Programs the integration tests drive: namespaces, peers, real clients of slirp4netns.
 TEST=(iproute2 util-linux procps busybox-static ncat socat jq curl python3 iperf3 mandoc ethtool tcpdump
-	podman runc uidmap rootlesskit slirp4netns)
+	podman runc uidmap rootlesskit slirp4netns docker.io containerd)
 
 # Building and checking the Debian package (debian/, tests/package.sh).
 PKG=(debhelper dpkg-dev lintian fakeroot)

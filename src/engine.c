@@ -36,7 +36,7 @@
 #include "engine.h"
 #include "admit.h"
 #include "frame.h"
-#include "frame.h"
+#include "udpreply.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -63,9 +63,10 @@ struct engine {
 	Slirp *slirp;
 	struct frame_sink sink; /* where libslirp's frames go (the datapath) */
 	struct engine_stats stats;
-	GPtrArray *timers;   /* of struct engine_timer * */
-	struct admit *admit; /* the bounds on libslirp's sockets (admit.c) */
-	guint sockets_peak;  /* most libslirp sockets since the last malloc_trim() */
+	GPtrArray *timers;         /* of struct engine_timer * */
+	struct admit *admit;       /* the bounds on libslirp's sockets (admit.c) */
+	struct udpreply *udpreply; /* UDP forwards' loopback clients (udpreply.c), or NULL */
+	guint sockets_peak;        /* most libslirp sockets since the last malloc_trim() */
 	int64_t last_trim_ms;
 	GArray *pollfds; /* set during one poll round, for the add_poll/get_revents callbacks */
 	guint poll_base;
@@ -92,6 +93,8 @@ static int64_t now_ns(void)
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
 {
 	struct engine *e = opaque;
+	if (e->udpreply != NULL)
+		buf = udpreply_to_guest(e->udpreply, buf, len);
 	admit_output(e->admit, buf, len, now_ns() / 1000000);
 	e->activity |= frame_is_tcp(buf, len);
 	e->sink.send(e->sink.opaque, buf, len);
@@ -239,11 +242,19 @@ struct admit_stats engine_admit_stats(const struct engine *e)
 void engine_input(struct engine *e, const uint8_t *frame, size_t len)
 {
 	e->activity |= frame_is_tcp(frame, len);
+	/* An answer to a forward's loopback client: sent, and it opens nothing in libslirp. */
+	if (e->udpreply != NULL && udpreply_from_guest(e->udpreply, frame, len))
+		return;
 	if (!admit_input(e->admit, frame, len, now_ns() / 1000000)) {
 		e->stats.frames_refused++;
 		return;
 	}
 	slirp_input(e->slirp, frame, (int)len);
+}
+
+void engine_set_udpreply(struct engine *e, struct udpreply *u)
+{
+	e->udpreply = u;
 }
 
 void engine_hide_readable(struct engine *e, bool (*hide)(void *opaque, int fd), void *opaque)

@@ -30,6 +30,9 @@ Slirp *engine_slirp(struct engine *e);
 const struct engine_stats *engine_stats(const struct engine *e);
 /* libslirp's sockets and UDP flows against the caps (admit.c). */
 struct admit_stats engine_admit_stats(const struct engine *e);
+/* Frames of UDP forwards' loopback clients go through u both ways (udpreply.c); NULL: none. */
+struct udpreply;
+void engine_set_udpreply(struct engine *e, struct udpreply *u);
 /* hide(opaque, fd) true: libslirp is not told that its fd is readable (a forward listener
  * that the fast path accepts on itself). */
 void engine_hide_readable(struct engine *e, bool (*hide)(void *opaque, int fd), void *opaque);

@@ -25,6 +25,7 @@
  */
 #include "config.h"
 #include "forward.h"
+#include "udpreply.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -50,8 +51,9 @@ struct forwarder {
 	Slirp *slirp;
 	struct loop *loop;
 	struct fastpath *fastpath; /* NULL: every connection through libslirp */
+	struct udpreply *udpreply; /* NULL: libslirp answers UDP clients alone */
 	GPtrArray *cross;          /* of struct cross_forward * */
-	GHashTable *listeners;     /* "tcp host:port" -> libslirp's listening fd */
+	GHashTable *listeners;     /* "tcp host:port" -> libslirp's listening fd (udp: its socket) */
 	struct relay_set relays;
 };
 
@@ -112,16 +114,20 @@ static bool open_once(struct forwarder *f, const struct forward *fw, GError **er
 	socklen_t glen = make_sockaddr(fw->guest_addr, fw->guest_port, &guest);
 	if (hlen == 0 || glen == 0)
 		return set_error(err, 0, "bad address");
-	if (!fw->udp)
+	if (fw->udp)
+		udpreply_begin();
+	else
 		fastpath_begin_listen(f->fastpath, (struct sockaddr *)&guest, glen);
 	errno = 0;
 	int rc =
 	    slirp_add_hostxfwd(f->slirp, (struct sockaddr *)&host, hlen, (struct sockaddr *)&guest,
 	                       glen, host_flags(fw, host.ss_family));
 	int e = errno ? errno : EADDRINUSE;
-	int lfd = fw->udp ? -1 : fastpath_end_listen(f->fastpath);
+	int lfd = fw->udp ? udpreply_end() : fastpath_end_listen(f->fastpath);
 	if (rc < 0)
 		return set_error(err, e, "%s:%u", fw->host_addr, fw->host_port);
+	if (fw->udp && lfd >= 0 && guest.ss_family == AF_INET && f->udpreply != NULL)
+		udpreply_add(f->udpreply, lfd, (struct sockaddr_in *)&guest);
 	if (lfd >= 0)
 		g_hash_table_replace(f->listeners, listener_key(fw), GINT_TO_POINTER(lfd));
 	return true;
@@ -150,7 +156,10 @@ static void close_slirp(struct forwarder *f, const struct forward *fw)
 	g_autofree char *key = listener_key(fw);
 	gpointer lfd;
 	if (g_hash_table_lookup_extended(f->listeners, key, NULL, &lfd)) {
-		fastpath_forget(f->fastpath, GPOINTER_TO_INT(lfd));
+		if (fw->udp)
+			udpreply_forget(f->udpreply, GPOINTER_TO_INT(lfd));
+		else
+			fastpath_forget(f->fastpath, GPOINTER_TO_INT(lfd));
 		g_hash_table_remove(f->listeners, key);
 	}
 	struct sockaddr_storage host;
@@ -260,6 +269,11 @@ struct forwarder *forwarder_new(Slirp *slirp, struct loop *l, struct fastpath *f
 	f->cross = g_ptr_array_new_with_free_func((GDestroyNotify)cross_free);
 	relay_set_init(&f->relays);
 	return f;
+}
+
+void forwarder_set_udpreply(struct forwarder *f, struct udpreply *u)
+{
+	f->udpreply = u;
 }
 
 void forwarder_free(struct forwarder *f)

@@ -13,6 +13,9 @@ struct forwarder;
 
 struct forwarder *forwarder_new(Slirp *slirp, struct loop *l, struct fastpath *fp);
 void forwarder_free(struct forwarder *f);
+/* Register UDP forwards' sockets with u (udpreply.c); before any forward is opened. */
+struct udpreply;
+void forwarder_set_udpreply(struct forwarder *f, struct udpreply *u);
 
 /* Listen on fw's host address and port (choosing one when it is 0) and forward to the guest. */
 bool forwarder_open(struct forwarder *f, struct forward *fw, GError **err);

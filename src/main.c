@@ -29,6 +29,7 @@
 #include "status.h"
 #include "tcpout.h"
 #include "udpout.h"
+#include "udpreply.h"
 #include "util.h"
 #include "version.h"
 
@@ -53,10 +54,11 @@ struct daemon {
 	struct api_server *api;
 	struct forwarder *forwarder;
 	struct fastpath *fastpath;
-	struct tcpout *tcpout; /* the outbound fast path */
-	struct udpout *udpout; /* its UDP endpoint */
-	struct bess *bess;     /* --target-type=bess */
-	struct pcap *pcap;     /* --pcap */
+	struct tcpout *tcpout;     /* the outbound fast path */
+	struct udpout *udpout;     /* its UDP endpoint */
+	struct udpreply *udpreply; /* UDP forwards' loopback clients (udpreply.c) */
+	struct bess *bess;         /* --target-type=bess */
+	struct pcap *pcap;         /* --pcap */
 	int tapfd;
 	int sigfd;
 	int targetfd; /* pidfd of the target process (pid mode), or -1 */
@@ -213,6 +215,7 @@ static void setup_api(struct daemon *d)
 	    .opaque = d,
 	};
 	d->forwarder = forwarder_new(engine_slirp(d->engine), d->loop, d->fastpath);
+	forwarder_set_udpreply(d->forwarder, d->udpreply);
 	d->proto = api_proto_new(&backend, addr4_offset(d->opt.net, 100), d->opt.ipv6);
 	for (guint i = 0; i < d->opt.publish->len; i++) {
 		const struct publish_spec *p =
@@ -389,6 +392,8 @@ int main(int argc, char **argv)
 	d.tcpout = tcpout_new(&d.opt, &sink, d.loop);
 	d.udpout = udpout_new(&d.opt, &sink, d.loop);
 	datapath_set_endpoints(d.dp, d.engine, d.tcpout, d.udpout);
+	d.udpreply = udpreply_new(addr4_offset(d.opt.net, 2));
+	engine_set_udpreply(d.engine, d.udpreply);
 	fastpath_set_tcpout(d.fastpath, d.tcpout);
 	if (d.fastpath != NULL)
 		engine_hide_readable(d.engine, hide_listener, d.fastpath);
@@ -411,6 +416,7 @@ int main(int argc, char **argv)
 	bess_free(d.bess);
 	api_proto_free(d.proto);
 	forwarder_free(d.forwarder);
+	udpreply_free(d.udpreply);
 	fastpath_free(d.fastpath);
 	tcpout_free(d.tcpout);
 	udpout_free(d.udpout);

@@ -179,7 +179,9 @@ static char *read_answer(const struct ctl *c, int fd, gint64 deadline, GError **
 		ssize_t n = recv(fd, chunk, sizeof(chunk), 0);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		if (n < 0 && errno == ECONNRESET && buf->len > 0)
+		/* A peer that closes with our request unread resets instead of sending EOF: the
+		 * answer (if any) ends there, and none at all is "closed without an answer". */
+		if (n < 0 && errno == ECONNRESET)
 			break;
 		if (n < 0) {
 			set_errno_error(err, errno, "read %s", c->socket);
