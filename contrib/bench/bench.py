@@ -332,9 +332,9 @@ def markdown(rows, present):
                      "bound to 192.0.2.1; \"loopback client\": unbound, from 10.0.2.2); its "
                      "ns->host goes to the host's end of the veth, not to the host's loopback.")
     lines.append("")
-    lines.append("UDP: iperf3 -u -l 1400, rate and loss at the receiver; the loss rows offer "
-                 "80% of what slirp4netns received in the same round; CPU per GB is per 10^9 "
-                 "bytes received.")
+    lines.append("UDP: iperf3 -u -l 1400, rate and loss at the receiver; the loss rows and "
+                 "UDP CPU per GB offer 80% of what slirp4netns received at -b 0 in the same "
+                 "round. CPU per GB is per 10^9 bytes received.")
     for r in missed:
         lines.append("MISS: %s at MTU %s (target %s)" % (r["label"], r["mtu"], r["target"]))
     return "\n".join(lines) + "\n"
