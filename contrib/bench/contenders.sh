@@ -7,7 +7,7 @@
 # runs it:
 #   slirpns, slirp4netns: --configure --mtu=MTU --enable-sandbox --enable-seccomp
 #                         --enable-ipv6 -r FD --api-socket PATH PID tap0
-#                         then two TCP forwards through the API socket (add_hostfwd);
+#                         then three forwards through the API socket (add_hostfwd);
 #   pasta:                --config-net -m MTU -a 10.0.2.100 -n 24 -g 10.0.2.2 -I tap0
 #                         -t FORWARDS -u FORWARD -T none -U none PID (it daemonizes when
 #                         ready).
