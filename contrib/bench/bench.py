@@ -15,7 +15,8 @@ Small TCP tools the benchmark runs on either side of a contender, and the summar
   pp-client ADDR PORT SECONDS    TCP request/response latency: one 14-byte request, wait for
                                  the whole echo, repeat for SECONDS; prints "p50 p99" (µs RTT).
   summarise SAMPLES OUTDIR MACHINE
-                                 medians over rounds, ratios of slirpns to the others,
+                                 medians over rounds, ratios of slirpns to the others
+                                 (slirp4netns, pasta and veth, the physical limit),
                                  PASS/MISS against the targets; writes OUTDIR/results.csv,
                                  OUTDIR/results.md and the chart's data files, prints the table.
 
@@ -126,7 +127,8 @@ def pp_client(addr, port, seconds):
 
 # ---- summary ------------------------------------------------------------------------------
 
-CONTENDERS = ["slirpns", "slirp4netns", "pasta"]
+CONTENDERS = ["slirpns", "slirp4netns", "pasta", "veth"]
+OTHERS = CONTENDERS[1:]
 NOISY = 0.25  # a median is marked "~" when some sample is further than this from it
 
 # metric: (label, unit, higher_is_better, {mtu or None: target}, target kind)
@@ -141,6 +143,15 @@ METRICS = [
      {"1500": 3.0, "65520": 1.2}, "ratio"),
     ("tput_host_ns_lo", "throughput host->ns, forward, loopback client", "Gbit/s", True,
      {"1500": 8.0, "65520": 2.5}, "ratio"),
+    ("udp_ns_host", "UDP throughput ns->host (-b 0)", "Gbit/s", True, {}, "ratio"),
+    ("udp_host_ns_fwd", "UDP throughput host->ns, forward, non-loopback client (-b 0)",
+     "Gbit/s", True, {}, "ratio"),
+    ("udplost0_ns_host", "UDP loss at -b 0, ns->host", "%", False, {}, "ratio"),
+    ("udplost0_host_ns_fwd", "UDP loss at -b 0, host->ns, forward", "%", False, {}, "ratio"),
+    ("udploss_ns_host", "UDP loss at 80% of slirp4netns's rate, ns->host", "%", False, {},
+     "ratio"),
+    ("udploss_host_ns_fwd", "UDP loss at 80% of slirp4netns's rate, host->ns, forward", "%",
+     False, {}, "ratio"),
     ("lat_p50", "TCP request/response RTT ns->host, median", "us", False,
      {None: 0.8}, "ratio"),
     ("lat_p99", "TCP request/response RTT ns->host, p99", "us", False, {}, "ratio"),
@@ -153,11 +164,24 @@ METRICS = [
      {"1500": 0.5}, "ratio"),
     ("cpu_host_ns_lo", "daemon CPU per GB, host->ns, loopback client", "s/GB", False,
      {"1500": 0.5}, "ratio"),
+    ("udpcpu_ns_host", "daemon CPU per GB of UDP, ns->host", "s/GB", False, {}, "ratio"),
+    ("udpcpu_host_ns_fwd", "daemon CPU per GB of UDP, host->ns, forward", "s/GB", False, {},
+     "ratio"),
     ("rss_peak", "peak RSS (VmHWM) after the runs", "MiB", False, {None: 1.2}, "ratio"),
     ("idle_wakeups", "idle wake-ups (context switches), no traffic", "1/s", False,
      {None: 0.5}, "abs"),
     ("exec_ready", "exec-to-ready", "ms", False, {None: 1.0}, "ratio"),
 ]
+
+
+# Rows about the daemon, which veth does not have: its cell reads "n/a".
+def no_veth(metric):
+    return metric.split("_")[0] in ("cpu", "udpcpu", "rss", "idle", "exec")
+
+
+# Throughput rows, drawn in absolute numbers on the chart.
+def is_tput(metric):
+    return metric.startswith("tput_") or metric in ("udp_ns_host", "udp_host_ns_fwd")
 
 
 def load_samples(path):
@@ -238,8 +262,7 @@ def summarise(samples_path, outdir, machine_path):
                     NOISY * abs(med[c])
             if not any(count.values()):
                 continue
-            ratio = {other: ratio_of(metric, by_round, other)
-                     for other in ("slirp4netns", "pasta")}
+            ratio = {other: ratio_of(metric, by_round, other) for other in OTHERS}
             target = targets.get(mtu, targets.get(None))
             rows.append({
                 "metric": metric, "label": label, "unit": unit, "mtu": mtu,
@@ -249,7 +272,8 @@ def summarise(samples_path, outdir, machine_path):
                 "higher": higher,
             })
     write_csv(rows, outdir + "/results.csv")
-    table = markdown(rows)
+    present = [c for c in CONTENDERS if any(k[2] == c for k in samples)]
+    table = markdown(rows, present)
     with open(machine_path) as f:
         machine = f.read()
     with open(outdir + "/results.md", "w") as f:
@@ -261,29 +285,37 @@ def summarise(samples_path, outdir, machine_path):
 def write_csv(rows, path):
     with open(path, "w", newline="") as f:
         out = csv.writer(f)
-        out.writerow(["metric", "description", "unit", "mtu", "slirpns", "slirp4netns", "pasta",
-                      "ratio_slirpns_slirp4netns", "ratio_slirpns_pasta", "samples_slirpns",
-                      "samples_slirp4netns", "samples_pasta", "target", "result"])
+        out.writerow(["metric", "description", "unit", "mtu"] + CONTENDERS +
+                     ["ratio_slirpns_" + o for o in OTHERS] +
+                     ["samples_" + c for c in CONTENDERS] + ["target", "result"])
         for r in rows:
             out.writerow([r["metric"], r["label"], r["unit"], r["mtu"]] +
                          ["" if r["med"][c] is None else "%.6g" % r["med"][c]
                           for c in CONTENDERS] +
                          ["" if r["ratio"][o] is None else "%.4g" % r["ratio"][o]
-                          for o in ("slirp4netns", "pasta")] +
+                          for o in OTHERS] +
                          [r["n"][c] for c in CONTENDERS] + [r["target"], r["result"]])
 
 
-def markdown(rows):
-    lines = ["| measurement | MTU | unit | slirpns | slirp4netns | pasta "
-             "| slirpns/slirp4netns | slirpns/pasta | target | result |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---|---|"]
+def cell(r, c):
+    if r["med"][c] is None:
+        return "n/a" if c == "veth" and no_veth(r["metric"]) else "-"
+    return fmt(r["med"][c]) + ("~" if r["noisy"][c] else "")
+
+
+def markdown(rows, present):
+    """The table, with a column for each contender that has samples (slirpns always)."""
+    shown = [c for c in CONTENDERS if c == "slirpns" or c in present]
+    others = [o for o in shown if o != "slirpns"]
+    lines = ["| measurement | MTU | unit | " + " | ".join(shown) + " | " +
+             " | ".join("slirpns/" + o for o in others) + " | target | result |",
+             "|---|---:|---|" + "---:|" * (len(shown) + len(others)) + "---|---|"]
     for r in rows:
         ratios = ["%.2fx" % r["ratio"][o] if r["ratio"][o] is not None else "-"
-                  for o in ("slirp4netns", "pasta")]
-        cells = [fmt(r["med"][c]) + ("~" if r["noisy"][c] else "") for c in CONTENDERS]
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % tuple(
-            [r["label"], r["mtu"], r["unit"]] + cells +
-            [ratios[0], ratios[1], r["target"], r["result"]]))
+                  for o in others]
+        cells = [cell(r, c) for c in shown]
+        lines.append("| " + " | ".join([r["label"], r["mtu"], r["unit"]] + cells + ratios +
+                                       [r["target"], r["result"]]) + " |")
     judged = [r for r in rows if r["result"] in ("PASS", "MISS")]
     missed = [r for r in judged if r["result"] == "MISS"]
     lines.append("")
@@ -292,6 +324,17 @@ def markdown(rows):
                  "medians, or for connection setup (measured side by side) the median of "
                  "each round's ratio. "
                  "Targets: %d of %d met." % (NOISY * 100, len(judged) - len(missed), len(judged)))
+    if "veth" in shown:
+        lines.append("")
+        lines.append("veth: the physical limit, a root-made namespace on a veth pair, no daemon "
+                     "(n/a: rows about the daemon). Its host->ns rows and connection setup go "
+                     "direct to the namespace's address, no NAT (\"non-loopback client\": "
+                     "bound to 192.0.2.1; \"loopback client\": unbound, from 10.0.2.2); its "
+                     "ns->host goes to the host's end of the veth, not to the host's loopback.")
+    lines.append("")
+    lines.append("UDP: iperf3 -u -l 1400, rate and loss at the receiver; the loss rows and "
+                 "UDP CPU per GB offer 80% of what slirp4netns received at -b 0 in the same "
+                 "round. CPU per GB is per 10^9 bytes received.")
     for r in missed:
         lines.append("MISS: %s at MTU %s (target %s)" % (r["label"], r["mtu"], r["target"]))
     return "\n".join(lines) + "\n"
@@ -306,24 +349,28 @@ SHORT = {
     "lat_p50": "RTT p50", "lat_p99": "RTT p99", "conn_p50": "conn p50", "conn_p99": "conn p99",
     "cpu_ns_host": "CPU/GB ns->host", "cpu_host_ns_fwd": "CPU/GB fwd", "cpu_host_ns_lo":
     "CPU/GB fwd lo", "rss_peak": "peak RSS", "idle_wakeups": "idle wakeups",
-    "exec_ready": "exec-to-ready",
+    "exec_ready": "exec-to-ready", "udp_ns_host": "UDP ns->host", "udp_host_ns_fwd":
+    "UDP fwd", "udplost0_ns_host": "UDP loss b0 ns->host", "udplost0_host_ns_fwd":
+    "UDP loss b0 fwd", "udploss_ns_host": "UDP loss 80% ns->host", "udploss_host_ns_fwd":
+    "UDP loss 80% fwd", "udpcpu_ns_host": "CPU/GB UDP ns->host", "udpcpu_host_ns_fwd":
+    "CPU/GB UDP fwd",
 }
 
 
 def write_chart_data(rows, outdir):
     """chart-tput.dat: absolute throughput; chart-ratio.dat: 'goodness' ratios for the rest."""
     with open(outdir + "/chart-tput.dat", "w") as f:
-        f.write("# label slirpns slirp4netns pasta (Gbit/s)\n")
+        f.write("# label slirpns slirp4netns pasta veth (Gbit/s)\n")
         for r in rows:
-            if r["metric"].startswith("tput_"):
+            if is_tput(r["metric"]):
                 f.write('"%s %s" %s\n' % (SHORT[r["metric"]], r["mtu"], " ".join(
                     chart_value(r["med"][c]) for c in CONTENDERS)))
     with open(outdir + "/chart-ratio.dat", "w") as f:
         # How many times better slirpns is than each other contender (>1 = slirpns better).
-        f.write("# label better_than_slirp4netns better_than_pasta\n")
+        f.write("# label better_than_slirp4netns better_than_pasta better_than_veth\n")
         for r in rows:
             values = []
-            for o in ("slirp4netns", "pasta"):
+            for o in OTHERS:
                 ratio = r["ratio"][o]
                 if ratio:
                     values.append(ratio if r["higher"] else 1.0 / ratio)

@@ -7,10 +7,18 @@
 # runs it:
 #   slirpns, slirp4netns: --configure --mtu=MTU --enable-sandbox --enable-seccomp
 #                         --enable-ipv6 -r FD --api-socket PATH PID tap0
-#                         then two TCP forwards through the API socket (add_hostfwd);
+#                         then three forwards through the API socket (add_hostfwd);
 #   pasta:                --config-net -m MTU -a 10.0.2.100 -n 24 -g 10.0.2.2 -I tap0
-#                         -t FORWARDS -T none -U none -u none PID (it daemonizes when ready).
-# Forwards: host port BASE -> namespace $PORT_IPERF, BASE+1 -> namespace $PORT_CONN.
+#                         -t FORWARDS -u FORWARD -T none -U none PID (it daemonizes when
+#                         ready).
+# Forwards: host port BASE -> namespace $PORT_IPERF (TCP and UDP: iperf3 -u sends its data over
+# UDP to the port of its TCP control connection), BASE+1 -> namespace $PORT_CONN (TCP).
+#
+# veth, the physical limit (what rootful bridge networking gives a container): no user
+# namespace and no daemon; a net namespace made by root, joined to the host namespace by a veth
+# pair (host side vbench0 10.0.2.2/24, namespace side tap0 10.0.2.100/24, MTU as the row's,
+# default route via 10.0.2.2). It has no forwards: the host reaches 10.0.2.100 directly, no
+# NAT. Only one veth instance may exist at a time (the host's 10.0.2.0/24 route).
 #
 # launch_* time exec-to-ready: from just before the daemon is started until its ready fd
 # reads "1" (slirpns, slirp4netns), or until the foreground pasta process exits after
@@ -21,6 +29,29 @@ new_ns() {
 	"${AS_USER[@]}" unshare --user --map-root-user --net sleep infinity &
 	NSPID=$!
 	disown "$NSPID" # no "Killed" notices when it is ended; bash still reaps it
+	wait_ns
+}
+
+# The command prefix that runs as the user inside the container namespace $NSPID. The veth
+# namespace belongs to root's user namespace: enter it as root, then drop to the user.
+in_ns_prefix() {
+	if [ "$1" = veth ]; then
+		IN_NS=(nsenter -t "$NSPID" -n -- "${AS_USER[@]}")
+	else
+		IN_NS=("${AS_USER[@]}" nsenter -t "$NSPID" -U --preserve-credentials -n --)
+	fi
+}
+
+# Make the veth contender's namespace (as root, no user namespace); sets NSPID.
+new_root_ns() {
+	unshare --net sleep infinity &
+	NSPID=$!
+	disown "$NSPID"
+	wait_ns
+}
+
+# wait_ns: until $NSPID has entered its own network namespace (~2 s).
+wait_ns() {
 	local _
 	for _ in $(seq 200); do
 		[ "$(readlink "/proc/$NSPID/ns/net" 2>/dev/null)" != "$(readlink /proc/self/ns/net)" ] &&
@@ -31,9 +62,16 @@ new_ns() {
 	return 1
 }
 
-# The command prefix that runs as the user inside the container namespace $NSPID.
-in_ns_prefix() {
-	IN_NS=("${AS_USER[@]}" nsenter -t "$NSPID" -U --preserve-credentials -n --)
+# launch_veth MTU: the veth pair into $NSPID, addressed and routed like the daemons' tap0.
+launch_veth() {
+	local mtu=$1 in_ns=(nsenter -t "$NSPID" -n --)
+	ip link add vbench0 mtu "$mtu" type veth peer name tap0 mtu "$mtu" netns "$NSPID" ||
+		return 1
+	ip addr add 10.0.2.2/24 dev vbench0 && ip link set vbench0 up &&
+		"${in_ns[@]}" ip link set lo up &&
+		"${in_ns[@]}" ip addr add 10.0.2.100/24 dev tap0 &&
+		"${in_ns[@]}" ip link set tap0 up &&
+		"${in_ns[@]}" ip route add default via 10.0.2.2 dev tap0
 }
 
 now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
@@ -61,7 +99,7 @@ launch_pasta() {
 	t0=$(now_us)
 	"${AS_USER[@]}" pasta --config-net -q -P "$INST_DIR/pasta.pid" -m "$mtu" \
 		-a 10.0.2.100 -n 24 -g 10.0.2.2 -I tap0 \
-		-t "$base:$PORT_IPERF,$((base + 1)):$PORT_CONN" -T none -U none -u none \
+		-t "$base:$PORT_IPERF,$((base + 1)):$PORT_CONN" -u "$base:$PORT_IPERF" -T none -U none \
 		"$NSPID" >"$INST_DIR/daemon.log" 2>&1 || rc=$?
 	READY_US=$(($(now_us) - t0))
 	DPID=$(cat "$INST_DIR/pasta.pid" 2>/dev/null)
@@ -71,12 +109,18 @@ launch_pasta() {
 	fi
 }
 
-# api_add_fwd HOST-PORT GUEST-PORT: slirp4netns's add_hostfwd on $INST_DIR/api.sock.
+# api_add_fwd PROTO HOST-PORT GUEST-PORT: slirp4netns's add_hostfwd on $INST_DIR/api.sock.
 api_add_fwd() {
-	local req='{"execute":"add_hostfwd","arguments":{"proto":"tcp","host_addr":"0.0.0.0",'
-	req+='"host_port":'$1',"guest_addr":"10.0.2.100","guest_port":'$2'}}'
+	local req='{"execute":"add_hostfwd","arguments":{"proto":"'$1'","host_addr":"0.0.0.0",'
+	req+='"host_port":'$2',"guest_addr":"10.0.2.100","guest_port":'$3'}}'
 	printf '%s' "$req" | "${AS_USER[@]}" socat -t 5 - "UNIX-CONNECT:$INST_DIR/api.sock" |
-		grep -q '"return"' || { warn "add_hostfwd $1 -> $2 failed"; return 1; }
+		grep -q '"return"' || { warn "add_hostfwd $1 $2 -> $3 failed"; return 1; }
+}
+
+# api_add_fwds BASE: the forwards of one instance (see the top of this file).
+api_add_fwds() {
+	api_add_fwd tcp "$1" "$PORT_IPERF" && api_add_fwd udp "$1" "$PORT_IPERF" &&
+		api_add_fwd tcp "$(($1 + 1))" "$PORT_CONN"
 }
 
 # start_instance CONTENDER MTU FORWARD-BASE: namespace + daemon + forwards. Sets NSPID, DPID,
@@ -88,17 +132,22 @@ start_instance() {
 	chmod 755 "$INST_DIR"
 	[ -z "$BENCH_UID" ] || chown "$BENCH_UID:$BENCH_GID" "$INST_DIR"
 	DPID="" READY_US=""
-	new_ns || return 1
-	in_ns_prefix
+	if [ "$contender" = veth ]; then
+		new_root_ns || return 1
+	else
+		new_ns || return 1
+	fi
+	in_ns_prefix "$contender"
 	local ok=1 extra=()
 	read -r -a extra <<<"${BENCH_SLIRPNS_FLAGS:-}"
 	case $contender in
 	slirpns) launch_slirp "$SLIRPNS_BIN" "$mtu" "${extra[@]}" || ok=0 ;;
 	slirp4netns) launch_slirp "$SLIRP4NETNS_BIN" "$mtu" || ok=0 ;;
 	pasta) launch_pasta "$mtu" "$base" || ok=0 ;;
+	veth) launch_veth "$mtu" || ok=0 ;;
 	esac
-	if [ "$ok" = 1 ] && [ "$contender" != pasta ]; then
-		api_add_fwd "$base" "$PORT_IPERF" && api_add_fwd "$((base + 1))" "$PORT_CONN" || ok=0
+	if [ "$ok" = 1 ] && { [ "$contender" = slirpns ] || [ "$contender" = slirp4netns ]; }; then
+		api_add_fwds "$base" || ok=0
 	fi
 	if [ "$ok" = 0 ]; then
 		sed 's/^/  daemon: /' "$INST_DIR/daemon.log" >&2 2>/dev/null
@@ -122,10 +171,12 @@ wait_gone() {
 }
 
 # stop_instance DPID NSPID [OTHER-PIDS...]: SIGTERM the daemon (SIGKILL after 5 s), then end
-# the namespace's processes.
+# the namespace's processes. A veth pair goes with its namespace, but asynchronously: without a
+# daemon (veth), vbench0 is deleted here, so that the next veth instance can be made at once.
 stop_instance() {
 	local dpid=$1 pid
 	shift
+	[ -n "$dpid" ] || ip link del vbench0 2>/dev/null
 	if [ -n "$dpid" ] && kill -TERM "$dpid" 2>/dev/null; then
 		wait_gone "$dpid" 5 || { warn "daemon $dpid ignored SIGTERM"; kill -KILL "$dpid"; wait_gone "$dpid"; }
 	fi

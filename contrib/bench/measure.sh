@@ -10,6 +10,11 @@
 #   host->ns fwd  client bound to 192.0.2.1 (an address on the bench's dummy/ifb interface)
 #                 -> 192.0.2.1:$FWD_BASE, the forward to the namespace's $PORT_IPERF;
 #   host->ns lo   client on 127.0.0.1 -> 127.0.0.1:$FWD_BASE.
+# veth has no forwards (and no loopback path into the namespace): its host->ns paths go
+# directly to 10.0.2.100:$PORT_IPERF, "fwd" from a client bound to 192.0.2.1, "lo" from an
+# unbound one (source 10.0.2.2). Its ns->host reaches the host's end of the veth, where the
+# host's servers listen too (on all addresses).
+# UDP (iperf3 -u -l 1400, UDP_ARGS): ns->host and host->ns fwd, over the same TCP+UDP forward.
 
 record() { echo "$ROUND,$CONTENDER,$MTU,$1,$2" >>"$SAMPLES"; }
 
@@ -25,12 +30,17 @@ run_at() {
 	fi
 }
 
-# The three iperf3 client invocations, by path: iperf3_args PATH -> IPERF_AT, IPERF_ARGS.
+UDP_ARGS=(-u -l 1400) # UDP runs: 1400-byte datagrams (they fit MTU 1500 unfragmented)
+
+# The three iperf3 client invocations, by path and $CONTENDER: iperf3_args PATH -> IPERF_AT,
+# IPERF_ARGS.
 iperf3_args() {
-	case $1 in
-	ns_host) IPERF_AT=ns IPERF_ARGS=(-c 10.0.2.2 -p "$PORT_IPERF") ;;
-	host_ns_fwd) IPERF_AT=host IPERF_ARGS=(-c 192.0.2.1 -B 192.0.2.1 -p "$FWD_BASE") ;;
-	host_ns_lo) IPERF_AT=host IPERF_ARGS=(-c 127.0.0.1 -p "$FWD_BASE") ;;
+	case $CONTENDER:$1 in
+	*:ns_host) IPERF_AT=ns IPERF_ARGS=(-c 10.0.2.2 -p "$PORT_IPERF") ;;
+	veth:host_ns_fwd) IPERF_AT=host IPERF_ARGS=(-c 10.0.2.100 -B 192.0.2.1 -p "$PORT_IPERF") ;;
+	veth:host_ns_lo) IPERF_AT=host IPERF_ARGS=(-c 10.0.2.100 -p "$PORT_IPERF") ;;
+	*:host_ns_fwd) IPERF_AT=host IPERF_ARGS=(-c 192.0.2.1 -B 192.0.2.1 -p "$FWD_BASE") ;;
+	*:host_ns_lo) IPERF_AT=host IPERF_ARGS=(-c 127.0.0.1 -p "$FWD_BASE") ;;
 	esac
 }
 
@@ -56,6 +66,24 @@ measure_tput() { # PATH
 	record "tput_$1" "$(jq -r '.end.sum_received.bits_per_second / 1e9' <<<"$out")"
 }
 
+# UDP at an unlimited offered rate (-b 0) for BENCH_SECONDS: Gbit/s received at the receiver
+# and the receiver's loss percent.
+measure_udp() { # PATH
+	local out
+	out=$(iperf3_json "$1" "${UDP_ARGS[@]}" -b 0 -t "$BENCH_SECONDS") ||
+		{ restart_iperf_servers; return 0; }
+	record "udp_$1" "$(jq -r '.end.sum_received.bits_per_second / 1e9' <<<"$out")"
+	record "udplost0_$1" "$(jq -r '.end.sum_received.lost_percent' <<<"$out")"
+}
+
+# UDP loss percent at the receiver at a fixed offered rate: measure_udp_loss PATH BITS/S.
+measure_udp_loss() {
+	local out
+	out=$(iperf3_json "$1" "${UDP_ARGS[@]}" -b "$2" -t "$BENCH_SECONDS") ||
+		{ restart_iperf_servers; return 0; }
+	record "udploss_$1" "$(jq -r '.end.sum_received.lost_percent' <<<"$out")"
+}
+
 # Daemon CPU time (user + system, all threads) in clock ticks.
 cpu_ticks() {
 	local stat
@@ -65,14 +93,17 @@ cpu_ticks() {
 	echo $((f[11] + f[12]))
 }
 
-# Daemon CPU seconds per GB (10^9 bytes) over a transfer of BENCH_CPU_MB megabytes.
-measure_cpu() { # PATH
-	local before after out bytes
+# Daemon CPU seconds per GB (10^9 bytes received) over a transfer of MB megabytes:
+# measure_cpu METRIC PATH MB [IPERF3-ARGS...] (cpu PATH: TCP; udpcpu PATH -u ...: UDP).
+measure_cpu() {
+	local metric=$1 path=$2 mb=$3 before after out bytes
+	shift 3
 	before=$(cpu_ticks "$DPID") || return 0
-	out=$(iperf3_json "$1" -n "$((BENCH_CPU_MB * 1000000))") || { restart_iperf_servers; return 0; }
+	out=$(iperf3_json "$path" "$@" -n "$((mb * 1000000))") ||
+		{ restart_iperf_servers; return 0; }
 	after=$(cpu_ticks "$DPID") || return 0
 	bytes=$(jq -r '.end.sum_received.bytes' <<<"$out")
-	record "cpu_$1" "$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v b="$bytes" \
+	record "${metric}_$path" "$(awk -v t=$((after - before)) -v hz="$CLK_TCK" -v b="$bytes" \
 		'BEGIN { printf "%.4f", t / hz / (b / 1e9) }')"
 }
 
@@ -97,12 +128,13 @@ measure_latency() {
 	record lat_p99 "$p99"
 }
 
-# Connection setup through forwards from 127.0.0.1, connect + first byte in µs, against every
-# contender at once: measure_connect CONTENDER:PORT...  (one connection to each in turn).
+# Connection setup through forwards from 127.0.0.1 (veth: directly to the namespace's
+# address), connect + first byte in µs, against every contender at once:
+# measure_connect CONTENDER:ADDR:PORT...  (one connection to each in turn).
 measure_connect() {
-	local targets=() who=() arg out line port p50 p99 k
+	local targets=() who=() arg out line p50 p99 k
 	for arg in "$@"; do
-		who+=("${arg%%:*}") targets+=("127.0.0.1:${arg##*:}")
+		who+=("${arg%%:*}") targets+=("${arg#*:}")
 	done
 	out=$(run_at host 300 "$PY" "$W/bench.py" conn-pair "$BENCH_CONNS" \
 		"$(IFS=,; echo "${targets[*]}")" 2>&1)

@@ -3,20 +3,27 @@
 # run.sh - `make bench`: slirpns side by side with slirp4netns and, when installed, pasta.
 #
 # What it measures, for every contender at MTU 1500 and 65520 (contrib/bench/README.md):
-#   1-3 throughput (iperf3, Gbit/s at the receiver): namespace -> host (10.0.2.2, the host's
-#       loopback); host -> namespace through a port forward from a non-loopback host address
-#       (192.0.2.1); and through the same forward from 127.0.0.1;
-#   4   TCP request/response round trip namespace -> host, median and p99 (sockperf
+#   1-3 TCP throughput (iperf3, Gbit/s at the receiver): namespace -> host (10.0.2.2, the
+#       host's loopback); host -> namespace through a port forward from a non-loopback host
+#       address (192.0.2.1); and through the same forward from 127.0.0.1;
+#   4   UDP throughput (iperf3 -u -b 0 -l 1400, Gbit/s and loss at the receiver):
+#       namespace -> host, and host -> namespace through a UDP forward from 192.0.2.1;
+#   5   UDP loss at a fixed offered rate, 80% of what slirp4netns received in this round
+#       (row 4), on both UDP paths, every contender once more after the others (bench_udp_loss);
+#   6   TCP request/response round trip namespace -> host, median and p99 (sockperf
 #       ping-pong, or bench.py pp-client when sockperf is missing);
-#   5   connection setup through the forward from 127.0.0.1 (connect + first byte), every
+#   7   connection setup through the forward from 127.0.0.1, connect + first byte, every
 #       contender side by side, one connection to each in turn;
-#   6   daemon CPU seconds per GB: utime+stime from /proc/PID/stat around a fixed-size
-#       iperf3 -n transfer on each of the three paths;
-#   7   peak RSS: VmHWM after all the runs;
-#   8   idle wake-ups per second: context switches of a fresh daemon (forwards set up, no
+#   8   daemon CPU seconds per GB: utime+stime from /proc/PID/stat around a fixed-size
+#       iperf3 -n transfer on each of the three TCP paths and (-u, at the loss row's offered
+#       rate, in bench_udp_loss) the two UDP paths;
+#   9   peak RSS: VmHWM after all the runs;
+#   10  idle wake-ups per second: context switches of a fresh daemon (forwards set up, no
 #       traffic) over BENCH_IDLE_SECONDS;
-#   9   exec-to-ready: from just before the daemon is started until its ready fd reads "1"
+#   11  exec-to-ready: from just before the daemon is started until its ready fd reads "1"
 #       (pasta: until its foreground process exits once initialised), median of BENCH_STARTS.
+# The veth contender is the physical limit: a root-made net namespace joined to the host by a
+# veth pair, no daemon and no NAT (contenders.sh); rows 8-11 do not apply to it.
 # How: it re-executes itself inside private network, mount and PID namespaces, so traffic only
 # ever goes to loopback, to 192.0.2.1 on a dummy (or ifb) interface it makes there, and to
 # 10.0.2.0/24 inside container namespaces it makes; every process it starts dies with it.
@@ -26,21 +33,24 @@
 #
 # Usage: contrib/bench/run.sh [SLIRPNS-BINARY]        (`make bench` passes the built one)
 # Environment (defaults): BENCH_ROUNDS=3 BENCH_SECONDS=3 (per iperf3 run) BENCH_CPU_MB=1000
+#   BENCH_UDP_CPU_MB=200 (UDP CPU/GB, sent at the loss row's rate; at most 20 s of it)
 #   BENCH_LAT_SECONDS=2 BENCH_CONNS=500 BENCH_STARTS=5 BENCH_IDLE_SECONDS=10
-#   BENCH_MTUS="1500 65520" BENCH_CONTENDERS="slirpns slirp4netns pasta" BENCH_OUT=./bench-out
+#   BENCH_MTUS="1500 65520" BENCH_CONTENDERS="slirpns slirp4netns pasta veth"
+#   BENCH_OUT=./bench-out
 #   BENCH_USER (as root; default slirpns-test, else nobody) BENCH_SLIRPNS_FLAGS (extra flags
 #   for slirpns only, e.g. --port-fast-path=off).
 set -uo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 : "${BENCH_ROUNDS:=3}" "${BENCH_SECONDS:=3}" "${BENCH_CPU_MB:=1000}" "${BENCH_LAT_SECONDS:=2}"
+: "${BENCH_UDP_CPU_MB:=200}"
 : "${BENCH_CONNS:=500}" "${BENCH_STARTS:=5}" "${BENCH_IDLE_SECONDS:=10}" "${BENCH_IDLE_SETTLE:=3}"
-: "${BENCH_MTUS:=1500 65520}" "${BENCH_CONTENDERS:=slirpns slirp4netns pasta}"
+: "${BENCH_MTUS:=1500 65520}" "${BENCH_CONTENDERS:=slirpns slirp4netns pasta veth}"
 : "${BENCH_OUT:=$PWD/bench-out}"
 PORT_IPERF=5201     # iperf3 servers, on the host and in the namespace
 PORT_CONN=7000      # the namespace's connection-setup server
 PORT_PP=11111       # the host's ping-pong server
-FWD_BASE=15000      # forwards: 15000 -> ns $PORT_IPERF, 15001 -> ns $PORT_CONN
+FWD_BASE=15000      # forwards: 15000 -> ns $PORT_IPERF (TCP+UDP), 15001 -> ns $PORT_CONN
 IDLE_FWD_BASE=16000 # the idle instances' forwards, two ports each
 CONN_FWD_BASE=17000 # the connection-setup instances' forwards, two ports each
 
@@ -82,8 +92,8 @@ socat iproute2 util-linux python3 slirp4netns (optional: passt for pasta, sockpe
 # Re-execute inside private host namespaces (as lib.sh of the integration tests does).
 isolate() {
 	export SLIRPNS SLIRP4NETNS_BIN PY HAVE_SOCKPERF BENCH_CONTENDERS BENCH_OUT BENCH_ISOLATED=1
-	export BENCH_ROUNDS BENCH_SECONDS BENCH_CPU_MB BENCH_LAT_SECONDS BENCH_CONNS BENCH_STARTS
-	export BENCH_IDLE_SECONDS BENCH_IDLE_SETTLE BENCH_MTUS
+	export BENCH_ROUNDS BENCH_SECONDS BENCH_CPU_MB BENCH_UDP_CPU_MB BENCH_LAT_SECONDS
+	export BENCH_CONNS BENCH_STARTS BENCH_IDLE_SECONDS BENCH_IDLE_SETTLE BENCH_MTUS
 	if [ "$(id -u)" = 0 ]; then
 		exec unshare --net --mount --pid --fork --mount-proc --propagation private \
 			bash "$0" "$@"
@@ -209,17 +219,23 @@ restart_iperf_servers() {
 
 record_ready() { record exec_ready "$(awk -v us="$READY_US" 'BEGIN { printf "%.2f", us / 1000 }')"; }
 
-# One instance of $CONTENDER at $MTU through all the traffic measurements.
+# One instance of $CONTENDER at $MTU through all the traffic measurements (veth has no
+# daemon: no CPU, RSS or exec-to-ready).
 bench_instance() {
 	NS_IPERF_PID="" NS_CONN_PID=""
 	start_instance "$CONTENDER" "$MTU" "$FWD_BASE" || return 0
-	record_ready
+	[ "$CONTENDER" = veth ] || record_ready
 	if start_ns_servers; then
 		local path
 		for path in ns_host host_ns_fwd host_ns_lo; do measure_tput "$path"; done
-		for path in ns_host host_ns_fwd host_ns_lo; do measure_cpu "$path"; done
+		for path in ns_host host_ns_fwd; do measure_udp "$path"; done
+		if [ "$CONTENDER" != veth ]; then
+			for path in ns_host host_ns_fwd host_ns_lo; do
+				measure_cpu cpu "$path" "$BENCH_CPU_MB"
+			done
+		fi
 		measure_latency
-		measure_rss
+		[ "$CONTENDER" = veth ] || measure_rss
 	fi
 	stop_instance "$DPID" "$NSPID" "$NS_IPERF_PID" "$NS_CONN_PID"
 }
@@ -227,10 +243,49 @@ bench_instance() {
 # The rest of the BENCH_STARTS exec-to-ready samples (bench_instance took the first).
 bench_starts() {
 	local i
+	[ "$CONTENDER" != veth ] || return 0
 	for ((i = 1; i < BENCH_STARTS; i++)); do
 		start_instance "$CONTENDER" "$MTU" "$FWD_BASE" || continue
 		record_ready
 		stop_instance "$DPID" "$NSPID"
+	done
+}
+
+# s4n_udp_bps PATH: 80% of what slirp4netns received on UDP PATH in this round at $MTU, in
+# bit/s; empty when it has no sample.
+s4n_udp_bps() {
+	awk -F, -v r="$ROUND" -v m="$MTU" -v k="udp_$1" \
+		'$1 == r && $2 == "slirp4netns" && $3 == m && $4 == k { v = $5 }
+		END { if (v != "") printf "%.0f", v * 0.8e9 }' "$SAMPLES"
+}
+
+# UDP loss at 80% of slirp4netns's rate: a fresh instance of every contender in turn, after
+# bench_instance has measured slirp4netns's rate in this round. The daemons' CPU per GB of UDP
+# is measured here too, at the same offered rate: at -b 0 most datagrams are lost, and CPU per
+# GB received would measure the loss more than the work per byte.
+bench_udp_loss() {
+	local path rate=() mb=() i=0
+	for path in ns_host host_ns_fwd; do
+		rate[i]=$(s4n_udp_bps "$path")
+		[ -n "${rate[i]}" ] || { warn "no slirp4netns UDP $path rate: no loss row"; return 0; }
+		# The CPU transfer's size: BENCH_UDP_CPU_MB, or what this rate sends in 20 s if less.
+		mb[i]=$(awk -v b="${rate[i]}" -v m="$BENCH_UDP_CPU_MB" \
+			'BEGIN { s = int(b * 20 / 8e6); print (s < m ? (s < 1 ? 1 : s) : m) }')
+		i=$((i + 1))
+	done
+	say "round $ROUND: UDP loss at MTU $MTU, offered ${rate[0]} and ${rate[1]} bit/s"
+	for CONTENDER in $BENCH_CONTENDERS; do
+		NS_IPERF_PID=""
+		start_instance "$CONTENDER" "$MTU" "$FWD_BASE" || continue
+		if start_ns_iperf; then
+			measure_udp_loss ns_host "${rate[0]}"
+			measure_udp_loss host_ns_fwd "${rate[1]}"
+			if [ "$CONTENDER" != veth ]; then
+				measure_cpu udpcpu ns_host "${mb[0]}" "${UDP_ARGS[@]}" -b "${rate[0]}"
+				measure_cpu udpcpu host_ns_fwd "${mb[1]}" "${UDP_ARGS[@]}" -b "${rate[1]}"
+			fi
+		fi
+		stop_instance "$DPID" "$NSPID" "$NS_IPERF_PID"
 	done
 }
 
@@ -239,6 +294,7 @@ bench_idle() {
 	local i=0 k t0 t1 dpids=() nspids=() who=() mtus=() before=()
 	for MTU in $BENCH_MTUS; do
 		for CONTENDER in $BENCH_CONTENDERS; do
+			[ "$CONTENDER" != veth ] || continue # no daemon to wake up
 			start_instance "$CONTENDER" "$MTU" $((IDLE_FWD_BASE + 2 * i)) || continue
 			dpids+=("$DPID") nspids+=("$NSPID") who+=("$CONTENDER") mtus+=("$MTU")
 			i=$((i + 1))
@@ -262,9 +318,9 @@ bench_idle() {
 # its connection-setup server; the client takes one connection to each in turn. Measured one
 # contender after the other, rounds drifted by up to 30% with the machine's other load (the
 # fast path, which does not depend on the MTU, gave 111 and 143 µs in one run), more than the
-# difference being measured.
+# difference being measured. veth has no forward: its client connects to 10.0.2.100 directly.
 bench_connect() {
-	local i=0 k dpids=() nspids=() servers=() targets=() base
+	local i=0 k dpids=() nspids=() servers=() targets=() base target
 	for CONTENDER in $BENCH_CONTENDERS; do
 		base=$((CONN_FWD_BASE + 2 * i))
 		start_instance "$CONTENDER" "$MTU" "$base" || continue
@@ -272,7 +328,9 @@ bench_connect() {
 			>"$INST_DIR/conn-server.log" 2>&1 &
 		servers+=($!) dpids+=("$DPID") nspids+=("$NSPID")
 		disown $!
-		wait_listen ns "$PORT_CONN" && targets+=("$CONTENDER:$((base + 1))")
+		target=127.0.0.1:$((base + 1))
+		[ "$CONTENDER" != veth ] || target=10.0.2.100:$PORT_CONN
+		wait_listen ns "$PORT_CONN" && targets+=("$CONTENDER:$target")
 		i=$((i + 1))
 	done
 	say "round $ROUND: connection setup at MTU $MTU, ${#targets[@]} contenders side by side"
@@ -303,8 +361,8 @@ describe_machine() {
 		- slirpns: $("$SLIRPNS_BIN" --version 2>/dev/null | head -n 1) ($SLIRPNS) ${BENCH_SLIRPNS_FLAGS:-}
 		- slirp4netns: $("$SLIRP4NETNS_BIN" --version 2>/dev/null | head -n 1), $("$SLIRP4NETNS_BIN" --version 2>/dev/null | grep '^libslirp')
 		- pasta: $pasta_version
-		- daemons run as user $BENCH_USER, each in a fresh user+net namespace; slirpns and slirp4netns: --configure --enable-sandbox --enable-seccomp --enable-ipv6, forwards through the API socket; pasta: --config-net -t FORWARDS -T none -U none -u none
-		- $BENCH_ROUNDS rounds (contenders alternate within each); iperf3 ${BENCH_SECONDS} s per run; CPU/GB over ${BENCH_CPU_MB} MB transfers (GB = 10^9 bytes); latency: $(latency_tool), 14-byte messages, ${BENCH_LAT_SECONDS} s; $BENCH_CONNS connections to each contender, side by side; $BENCH_STARTS starts; idle ${BENCH_IDLE_SECONDS} s
+		- daemons run as user $BENCH_USER, each in a fresh user+net namespace; slirpns and slirp4netns: --configure --enable-sandbox --enable-seccomp --enable-ipv6, forwards through the API socket; pasta: --config-net -t FORWARDS -u FORWARD -T none -U none; veth: a root-made net namespace and a veth pair (MTU as the row's), no daemon, no NAT
+		- $BENCH_ROUNDS rounds (contenders alternate within each); iperf3 ${BENCH_SECONDS} s per run (UDP: -u -l 1400, -b 0 or, for the loss row, 80% of slirp4netns's rate in that round); CPU/GB over ${BENCH_CPU_MB} MB transfers (UDP: ${BENCH_UDP_CPU_MB} MB at the loss row's rate; GB = 10^9 bytes received); latency: $(latency_tool), 14-byte messages, ${BENCH_LAT_SECONDS} s; $BENCH_CONNS connections to each contender, side by side; $BENCH_STARTS starts; idle ${BENCH_IDLE_SECONDS} s
 	EOF
 }
 
@@ -324,6 +382,7 @@ main() {
 				bench_instance
 				bench_starts
 			done
+			bench_udp_loss
 			bench_connect
 		done
 		bench_idle
