@@ -22,6 +22,7 @@
  */
 #include "config.h"
 #include "admit.h"
+#include "util.h"
 
 #include <glib.h>
 #include <string.h>
@@ -67,11 +68,7 @@ struct pkt {
 
 static guint key_hash(gconstpointer p)
 {
-	const uint8_t *b = p;
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < sizeof(struct flow_key); i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h;
+	return hash_bytes(p, sizeof(struct flow_key));
 }
 
 static gboolean key_equal(gconstpointer a, gconstpointer b)

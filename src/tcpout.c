@@ -47,6 +47,7 @@
 #include "config.h"
 #include "tcpout.h"
 #include "frame.h"
+#include "hostdest.h"
 #include "tcpseg.h"
 #include "util.h"
 
@@ -151,64 +152,6 @@ static void starve(struct conn *c);
 static void queue_ack(struct conn *c);
 static void ooo_clear(struct conn *c);
 static void send_data(struct conn *c);
-
-/* --- which SYNs are ours --- */
-
-static bool v4_in_net(const struct options *o, const uint8_t a[4])
-{
-	uint32_t x;
-	memcpy(&x, a, 4);
-	return (x & o->mask.s_addr) == (o->net.s_addr & o->mask.s_addr);
-}
-
-/* The host address to connect to for a SYN to dst; false: leave the SYN to libslirp. */
-static bool host_dest(const struct tcpout *t, const struct seg *s, struct sockaddr_storage *ss,
-                      socklen_t *sl)
-{
-	const struct options *o = t->opt;
-	memset(ss, 0, sizeof(*ss));
-	if (!s->key.v6) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-		const uint8_t *d = s->key.faddr;
-		struct in_addr gw = addr4_offset(o->net, 2);
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(s->key.fport);
-		*sl = sizeof(*sin);
-		if (memcmp(d, &gw, 4) == 0) {
-			if (o->disable_host_loopback)
-				return false;
-			sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-			return true;
-		}
-		/* Other addresses of the virtual network, 0/8, loopback, multicast, broadcast. */
-		if (v4_in_net(o, d) || d[0] == 0 || d[0] == 127 || d[0] >= 224)
-			return false;
-		memcpy(&sin->sin_addr, d, 4);
-		return true;
-	}
-	if (!o->ipv6)
-		return false;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-	struct in6_addr d;
-	memcpy(&d, s->key.faddr, 16);
-	sin6->sin6_family = AF_INET6;
-	sin6->sin6_port = htons(s->key.fport);
-	*sl = sizeof(*sin6);
-	struct in6_addr gw = o->net6;
-	gw.s6_addr[15] = 2;
-	if (memcmp(&d, &gw, 16) == 0) {
-		if (o->disable_host_loopback)
-			return false;
-		sin6->sin6_addr = in6addr_loopback;
-		return true;
-	}
-	if (memcmp(&d, &o->net6, 8) == 0 || IN6_IS_ADDR_MULTICAST(&d) ||
-	    IN6_IS_ADDR_LINKLOCAL(&d) || IN6_IS_ADDR_LOOPBACK(&d) || IN6_IS_ADDR_UNSPECIFIED(&d) ||
-	    IN6_IS_ADDR_V4MAPPED(&d))
-		return false;
-	sin6->sin6_addr = d;
-	return true;
-}
 
 /* --- frames to the namespace --- */
 
@@ -984,7 +927,7 @@ static bool open_conn(struct tcpout *t, const struct seg *s)
 {
 	struct sockaddr_storage dst;
 	socklen_t dl;
-	if (!host_dest(t, s, &dst, &dl))
+	if (!hostdest_for(t->opt, s->key.v6, s->key.faddr, s->key.fport, &dst, &dl))
 		return false;
 	if (!make_room(t)) {
 		send_rst_for(t, s);
@@ -1279,11 +1222,7 @@ static void on_timer(struct loop *l, struct loop_watch *w, short revents, void *
 
 static guint key_hash(gconstpointer p)
 {
-	const uint8_t *b = p;
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < sizeof(struct conn_key); i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h;
+	return hash_bytes(p, sizeof(struct conn_key));
 }
 
 static gboolean key_equal(gconstpointer a, gconstpointer b)

@@ -39,6 +39,7 @@
 #include "config.h"
 #include "udpout.h"
 #include "frame.h"
+#include "hostdest.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -171,58 +172,6 @@ static bool parse(const uint8_t *f, size_t len, struct dgram *d)
 	d->data = uh + 8;
 	d->len = ulen - 8;
 	return d->key.gport != 0 && d->key.fport != 0;
-}
-
-static bool v4_in_net(const struct options *o, const uint8_t a[4])
-{
-	uint32_t x;
-	memcpy(&x, a, 4);
-	return (x & o->mask.s_addr) == (o->net.s_addr & o->mask.s_addr);
-}
-
-/* The host address for a datagram to d's destination; false: leave it to libslirp. */
-static bool host_dest(const struct udpout *u, const struct dgram *d, struct sockaddr_storage *ss,
-                      socklen_t *sl)
-{
-	const struct options *o = u->opt;
-	memset(ss, 0, sizeof(*ss));
-	const uint8_t *a = d->key.faddr;
-	if (!d->key.v6) {
-		struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-		struct in_addr gw = addr4_offset(o->net, 2);
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(d->key.fport);
-		*sl = sizeof(*sin);
-		if (memcmp(a, &gw, 4) == 0) {
-			sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-			return !o->disable_host_loopback;
-		}
-		/* The rest of the virtual network (DNS, DHCP), 0/8, loopback, multicast, broadcast.
-		 */
-		if (v4_in_net(o, a) || a[0] == 0 || a[0] == 127 || a[0] >= 224)
-			return false;
-		memcpy(&sin->sin_addr, a, 4);
-		return true;
-	}
-	if (!o->ipv6)
-		return false;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-	struct in6_addr dst, gw = o->net6;
-	memcpy(&dst, a, 16);
-	gw.s6_addr[15] = 2;
-	sin6->sin6_family = AF_INET6;
-	sin6->sin6_port = htons(d->key.fport);
-	*sl = sizeof(*sin6);
-	if (memcmp(&dst, &gw, 16) == 0) {
-		sin6->sin6_addr = in6addr_loopback;
-		return !o->disable_host_loopback;
-	}
-	if (memcmp(&dst, &o->net6, 8) == 0 || IN6_IS_ADDR_MULTICAST(&dst) ||
-	    IN6_IS_ADDR_LINKLOCAL(&dst) || IN6_IS_ADDR_LOOPBACK(&dst) ||
-	    IN6_IS_ADDR_UNSPECIFIED(&dst) || IN6_IS_ADDR_V4MAPPED(&dst))
-		return false;
-	sin6->sin6_addr = dst;
-	return true;
 }
 
 /* --- frames to the namespace --- */
@@ -528,7 +477,7 @@ bool udpout_input(struct udpout *u, const uint8_t *frame, size_t len)
 	if (fl == NULL) {
 		struct sockaddr_storage dst;
 		socklen_t dl;
-		if (!host_dest(u, &d, &dst, &dl))
+		if (!hostdest_for(u->opt, d.key.v6, d.key.faddr, d.key.fport, &dst, &dl))
 			return false;
 		fl = flow_open(u, &d, &dst, dl);
 		if (fl == NULL)
@@ -589,11 +538,7 @@ static void on_timer(struct loop *l, struct loop_watch *w, short revents, void *
 
 static guint key_hash(gconstpointer p)
 {
-	const uint8_t *b = p;
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < sizeof(struct flow_key); i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h;
+	return hash_bytes(p, sizeof(struct flow_key));
 }
 
 static gboolean key_equal(gconstpointer a, gconstpointer b)
@@ -603,11 +548,7 @@ static gboolean key_equal(gconstpointer a, gconstpointer b)
 
 static guint end_hash(gconstpointer p)
 {
-	const uint8_t *b = p;
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < sizeof(struct guest_end); i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h;
+	return hash_bytes(p, sizeof(struct guest_end));
 }
 
 static gboolean end_equal(gconstpointer a, gconstpointer b)

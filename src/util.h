@@ -67,3 +67,6 @@ void close_fdp(int *fd);
 #define WITH_ASAN 1
 #endif
 #endif
+
+/* A hash of n bytes (FNV-1a), for hash table keys that are zero-filled structs. */
+guint hash_bytes(const void *p, size_t n);
