@@ -512,14 +512,20 @@ static void flow_readable(struct udpout *u, struct flow *fl)
 	}
 }
 
-static void on_epoll(struct loop *l, struct loop_watch *w, short revents, void *data)
+void udpout_poll(struct udpout *u)
 {
-	struct udpout *u = data;
+	if (!u->enabled)
+		return;
 	struct epoll_event evs[64];
 	int n = epoll_wait(u->epfd, evs, G_N_ELEMENTS(evs), 0);
 	for (int i = 0; i < n; i++)
 		flow_readable(u, evs[i].data.ptr);
 	arm_timer(u);
+}
+
+static void on_epoll(struct loop *l, struct loop_watch *w, short revents, void *data)
+{
+	udpout_poll(data);
 }
 
 static void on_timer(struct loop *l, struct loop_watch *w, short revents, void *data)

@@ -43,6 +43,10 @@ bool udpout_input(struct udpout *u, const uint8_t *frame, size_t len);
 void udpout_reserve(struct udpout *u, const char *guest_addr, uint16_t guest_port);
 void udpout_release(struct udpout *u, const char *guest_addr, uint16_t guest_port);
 
+/* Read what the host sockets have for the namespace (the loop does this when they are
+ * readable; the frame fuzzer calls it itself). */
+void udpout_poll(struct udpout *u);
+
 struct udpout_stats udpout_stats(const struct udpout *u);
 /* Append one list_connections row per flow to list. */
 void udpout_connections(const struct udpout *u, json_t *list);

@@ -30,9 +30,13 @@
  * on 127.0.0.1:7.
  *
  * Each frame also goes, as datapath.c offers it, to the TCP endpoint's parser (tcpseg_parse(),
- * src/tcpseg.c, before any fix-up: the payload it finds must lie inside the frame), and, as
- * engine_input() sends it, through admit.c's gate (small caps, so that refusals and expiry
- * run); frames libslirp sends back go through admit_output().
+ * src/tcpseg.c, before any fix-up: the payload it finds must lie inside the frame); each whole
+ * datagram to the UDP endpoint (src/udpout.c, at most 4 flows, so eviction runs; its host
+ * sockets are read after every frame, so the UDP echo's answers come back as frames and
+ * fragments, and closed ports as ICMP errors), and what it does not take, as engine_input()
+ * sends it, through admit.c's gate (small caps, so that refusals and expiry run); frames
+ * libslirp sends back go through admit_output(). Every frame the UDP endpoint builds must fit
+ * the MTU and be a well-formed IPv4 or IPv6 frame.
  *
  * Checked besides memory safety: tap_fixup() returns the frame right after the header with
  * the header's length taken off, and a checksum it completed at an even offset verifies.
@@ -46,6 +50,7 @@
 #include "options.h"
 #include "tap.h"
 #include "tcpseg.h"
+#include "udpout.h"
 
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -72,6 +77,7 @@ struct fuzz_state {
 	struct pollfd fds[256];
 	int nfds;
 	struct admit *admit;
+	struct udpout *udp;
 };
 
 static ssize_t cb_send_packet(const void *buf, size_t len, void *opaque)
@@ -317,11 +323,39 @@ static void check_tcpseg(const struct tap *t, const uint8_t *buf, size_t n)
 		           "tcpseg_parse: payload outside the frame");
 }
 
-/* libslirp's input, behind admit.c's gate as engine_input() has it. */
+/* The UDP endpoint first, then libslirp behind admit.c's gate, as datapath.c has it. */
 static void to_slirp(Slirp *slirp, struct fuzz_state *s, const uint8_t *f, size_t len)
 {
+	if (udpout_input(s->udp, f, len))
+		return;
 	if (admit_input(s->admit, f, len, s->now_ns / 1000000))
 		slirp_input(slirp, f, (int)len);
+}
+
+/* A frame the UDP endpoint sends: within the MTU, and its IP length matches. */
+static bool udp_sent(void *opaque, const void *frame, size_t len)
+{
+	struct fuzz_state *s = opaque;
+	const uint8_t *f = frame;
+	FUZZ_CHECK(len >= 14 + 28 && len <= 14 + s->mtu, "udpout frame of %zu bytes", len);
+	if (f[12] == 0x08 && f[13] == 0x00)
+		FUZZ_CHECK((size_t)(f[16] << 8 | f[17]) == len - 14, "udpout IPv4 length");
+	else
+		FUZZ_CHECK(f[12] == 0x86 && f[13] == 0xdd &&
+		               (size_t)(f[18] << 8 | f[19]) == len - 14 - 40,
+		           "udpout IPv6 length");
+	return true;
+}
+
+static struct udpout *make_udp(struct fuzz_state *s, struct loop *l, struct options *opt, bool ipv6)
+{
+	char *argv[] = {"slirpns", "1", NULL};
+	FUZZ_CHECK(options_parse(2, argv, opt, NULL) == ACTION_RUN, "default options");
+	opt->ipv6 = ipv6;
+	opt->mtu = s->mtu;
+	opt->bounds.udp = 4;
+	struct frame_sink sink = {.send = udp_sent, .opaque = s, .slirp_mtu = s->mtu};
+	return udpout_new(opt, &sink, l);
 }
 
 int fuzz_frame_one(const uint8_t *data, size_t size)
@@ -338,6 +372,9 @@ int fuzz_frame_one(const uint8_t *data, size_t size)
 	struct in_addr gw = {htonl(0x0a000202)}, dns = {htonl(0x0a000203)};
 	struct in6_addr gw6 = {.s6_addr = {0xfd, [15] = 2}};
 	s.admit = admit_new(&caps, gw, dns, gw6);
+	struct loop *loop = loop_new(NULL);
+	struct options uopt;
+	s.udp = make_udp(&s, loop, &uopt, data[0] & 2);
 	struct ipfrag *frags = ipfrag_new();
 	size_t off = 1;
 	while (off < size) {
@@ -375,6 +412,8 @@ int fuzz_frame_one(const uint8_t *data, size_t size)
 		off += n;
 		s.now_ns += 100 * 1000000;
 		poll_round(slirp, &s);
+		serve_host();
+		udpout_poll(s.udp);
 		admit_set_sockets(s.admit, (unsigned)s.nfds);
 		admit_expire(s.admit, s.now_ns / 1000000);
 		fire_timers(slirp, &s, false);
@@ -384,6 +423,9 @@ int fuzz_frame_one(const uint8_t *data, size_t size)
 	slirp_cleanup(slirp);
 	ipfrag_free(frags);
 	admit_free(s.admit);
+	udpout_free(s.udp);
+	loop_free(loop);
+	options_clear(&uopt);
 	return 0;
 }
 
