@@ -885,3 +885,12 @@ int options_parse(int argc, char *const argv[], struct options *opt, GError **er
 		return -1;
 	return ACTION_RUN;
 }
+
+char *options_target_userns(const struct options *opt)
+{
+	if (opt->userns_path != NULL)
+		return g_strdup(opt->userns_path);
+	if (opt->netns_type == NETNS_PID)
+		return g_strdup_printf("/proc/%d/ns/user", (int)opt->target_pid);
+	return NULL;
+}

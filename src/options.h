@@ -92,6 +92,9 @@ struct options {
  */
 int options_parse(int argc, char *const argv[], struct options *opt, GError **err);
 void options_clear(struct options *opt);
+/* The user namespace the daemon joins for the target (as netns.c does), or NULL: --userns-path,
+ * or the target process's for a PID target. Freed by the caller. */
+char *options_target_userns(const struct options *opt);
 
 /* Pure helpers, shared with the API and unit-tested. */
 bool parse_cidr4(const char *s, struct in_addr *net, struct in_addr *mask, unsigned *prefix,

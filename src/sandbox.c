@@ -489,22 +489,13 @@ static bool new_userns(GError **err)
 	return ok;
 }
 
-static char *target_userns(const struct options *opt)
-{
-	if (opt->userns_path != NULL)
-		return g_strdup(opt->userns_path);
-	if (opt->netns_type == NETNS_PID)
-		return g_strdup_printf("/proc/%d/ns/user", (int)opt->target_pid);
-	return NULL;
-}
-
 static bool enter_mount_namespace(const struct options *opt, GError **err)
 {
 	if (unshare(CLONE_NEWNS) == 0)
 		return true;
 	if (errno != EPERM)
 		return set_error(err, errno, "create a mount namespace");
-	g_autofree char *userns = target_userns(opt);
+	g_autofree char *userns = options_target_userns(opt);
 	if (userns != NULL ? !join_userns(userns, err) : !new_userns(err))
 		return false;
 	if (unshare(CLONE_NEWNS) < 0)

@@ -45,22 +45,12 @@ static json_t *ipv6_json(const struct options *opt)
 	                 "dns", dns);
 }
 
-/* The user namespace the daemon joins for the target (as netns.c does), or NULL. */
-static char *target_userns(const struct options *opt)
-{
-	if (opt->userns_path != NULL)
-		return g_strdup(opt->userns_path);
-	if (opt->netns_type == NETNS_PID)
-		return g_strdup_printf("/proc/%d/ns/user", (int)opt->target_pid);
-	return NULL;
-}
-
 /* 1: the target's user namespace is the daemon's own; 0: it is not (or none); -1: not probed. */
 static int userns_is_own = -1;
 
 void status_probe_target(const struct options *opt)
 {
-	g_autofree char *userns = target_userns(opt);
+	g_autofree char *userns = options_target_userns(opt);
 	struct stat a, b;
 	userns_is_own = userns != NULL && stat(userns, &a) == 0 &&
 	                stat("/proc/self/ns/user", &b) == 0 && a.st_dev == b.st_dev &&
@@ -111,7 +101,7 @@ json_t *status_target(const struct options *opt)
 		netns = g_strdup_printf("/proc/%d/ns/net", (int)opt->target_pid);
 	else if (!bess && opt->netns_type == NETNS_PATH)
 		netns = g_strdup(opt->target_path);
-	g_autofree char *userns = netns != NULL ? target_userns(opt) : NULL;
+	g_autofree char *userns = netns != NULL ? options_target_userns(opt) : NULL;
 	g_autofree char *cmd = netns != NULL ? nsenter_command(opt, netns, userns) : NULL;
 	json_t *pid =
 	    !bess && opt->netns_type == NETNS_PID ? json_integer(opt->target_pid) : json_null();
