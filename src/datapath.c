@@ -16,11 +16,11 @@
  * up UDP sockets in a list, so with 4,000 flows each datagram costs ~100 us, and 128 of them
  * kept the API waiting 40 ms per round. Each frame is offered first, before any checksum work,
  * to the TCP endpoint, which takes the segments of its own connections and the SYNs that open
- * them; everything else is fixed up (tap.c: offload headers resolved, partial checksums
- * completed), IPv4 fragments are reassembled (ipfrag.c: the libslirp we link crashes on some
- * fragment orders, and the UDP endpoint wants whole datagrams), and each whole datagram is
- * offered to the UDP endpoint, then given to libslirp. At the end of a batch tcpout_flush()
- * sends the ACKs the batch made due.
+ * them, then to the UDP endpoint, which takes the datagrams of its flows; everything else is
+ * fixed up (tap.c: offload headers resolved, partial checksums completed) and IPv4 fragments
+ * are reassembled (ipfrag.c: the libslirp we link crashes on some fragment orders); a
+ * reassembled datagram is offered to the UDP endpoint, the rest goes to libslirp. At the end of a
+ * batch tcpout_flush() sends the ACKs the batch made due.
  *
  * Output: plain frames (libslirp's, and the TCP endpoint's without offloads) go through
  * tap_write(), which adds the virtio-net header the tap expects; the TCP endpoint's large
@@ -138,11 +138,29 @@ struct frame_sink datapath_sink(struct datapath *dp)
 
 /* --- frames from the namespace --- */
 
-/* The TCP endpoint first (before any checksum work: it needs none), then libslirp. */
-static void frame_in(struct datapath *dp, uint8_t *buf, size_t n)
+/*
+ * The endpoints take frames as read, before any fix-up: they need no checksum work. The UDP
+ * endpoint only takes a datagram the tap did not segment (no GSO in the header); it sees IPv4
+ * fragments once they are reassembled, below.
+ */
+static bool endpoints_take(struct datapath *dp, const uint8_t *buf, size_t n)
 {
 	size_t vl = dp->tap.vnet ? dp->tap.vnet_len : 0;
-	if (dp->tcp != NULL && n > vl && tcpout_input(dp->tcp, buf + vl, n - vl)) {
+	if (n <= vl)
+		return false;
+	const uint8_t *f = buf + vl;
+	if (dp->tcp != NULL && tcpout_input(dp->tcp, f, n - vl))
+		return true;
+	bool gso = vl > 0 && ((const struct virtio_net_hdr *)(const void *)buf)->gso_type !=
+	                         VIRTIO_NET_HDR_GSO_NONE;
+	return dp->udp != NULL && !gso && udpout_input(dp->udp, f, n - vl);
+}
+
+/* The endpoints first, then (fixed up, fragments reassembled) libslirp. */
+static void frame_in(struct datapath *dp, uint8_t *buf, size_t n)
+{
+	if (endpoints_take(dp, buf, n)) {
+		size_t vl = dp->tap.vnet ? dp->tap.vnet_len : 0;
 		if (G_UNLIKELY(dp->observe))
 			observe_frame(dp, buf + vl, n - vl, false);
 		return;
@@ -157,11 +175,17 @@ static void frame_in(struct datapath *dp, uint8_t *buf, size_t n)
 		observe_frame(dp, frame, (size_t)len, false);
 	const uint8_t *whole = frame;
 	size_t whole_len = (size_t)len;
-	if (ipfrag_input(dp->frags, frame, (size_t)len, now_ns() / 1000000, &whole, &whole_len) ==
-	    IPFRAG_HELD)
+	switch (
+	    ipfrag_input(dp->frags, frame, (size_t)len, now_ns() / 1000000, &whole, &whole_len)) {
+	case IPFRAG_HELD:
 		return;
-	if (dp->udp != NULL && udpout_input(dp->udp, whole, whole_len))
-		return;
+	case IPFRAG_DONE: /* a whole datagram now: the UDP endpoint's, or libslirp's */
+		if (dp->udp != NULL && udpout_input(dp->udp, whole, whole_len))
+			return;
+		break;
+	case IPFRAG_PASS:
+		break;
+	}
 	if (dp->engine != NULL)
 		engine_input(dp->engine, whole, whole_len);
 }
