@@ -40,6 +40,7 @@
 #include "tap.h"
 #include "util.h"
 
+#include <stddef.h>
 #include <time.h>
 
 #define TAP_BATCH    128
@@ -151,8 +152,9 @@ static bool endpoints_take(struct datapath *dp, const uint8_t *buf, size_t n)
 	const uint8_t *f = buf + vl;
 	if (dp->tcp != NULL && tcpout_input(dp->tcp, f, n - vl))
 		return true;
-	bool gso = vl > 0 && ((const struct virtio_net_hdr *)(const void *)buf)->gso_type !=
-	                         VIRTIO_NET_HDR_GSO_NONE;
+	/* gso_type, the header's second byte (read as a byte: the buffer is not aligned). */
+	bool gso =
+	    vl > 0 && buf[offsetof(struct virtio_net_hdr, gso_type)] != VIRTIO_NET_HDR_GSO_NONE;
 	return dp->udp != NULL && !gso && udpout_input(dp->udp, f, n - vl);
 }
 
