@@ -20,7 +20,8 @@
  * fixed up (tap.c: offload headers resolved, partial checksums completed) and IPv4 fragments
  * are reassembled (ipfrag.c: the libslirp we link crashes on some fragment orders); a
  * reassembled datagram is offered to the UDP endpoint, the rest goes to libslirp. At the end of a
- * batch tcpout_flush() sends the ACKs the batch made due.
+ * batch tcpout_flush() sends the ACKs the batch made due, and udpout_flush() the datagrams
+ * the UDP endpoint gathered (one send per flow and batch).
  *
  * Output: plain frames (libslirp's, and the TCP endpoint's without offloads) go through
  * tap_write(), which adds the virtio-net header the tap expects; the TCP endpoint's large
@@ -211,6 +212,8 @@ bool datapath_tap_readable(struct datapath *dp, GError **err)
 	}
 	if (dp->tcp != NULL)
 		tcpout_flush(dp->tcp);
+	if (dp->udp != NULL)
+		udpout_flush(dp->udp);
 	return ok;
 }
 

@@ -147,6 +147,8 @@ static const struct allow allowlist[] = {
 	{"setsockopt", .why = "libslirp: SO_REUSEADDR, SO_OOBINLINE, TCP_NODELAY, IPV6_V6ONLY, "
 	                      "IP_TTL, IP(V6)_RECVERR, IPV6_UNICAST_HOPS; relay.c: SO_LINGER"},
 	{"sendto", .why = "send()/sendto(): libslirp's sockets, API answers"},
+	{"sendmsg", .why = "udpout.c: a flow's datagrams in one send (UDP_SEGMENT)"},
+	{"sendmmsg", .why = "udpout.c: a flow's datagrams in one call where UDP_SEGMENT is refused"},
 	{"recvfrom", .why = "recv()/recvfrom(): libslirp's sockets, API requests"},
 	{"recvmsg", .why = "libslirp reads ICMP errors from the error queue (MSG_ERRQUEUE)"},
 	{"shutdown", .why = "libslirp and relay.c half-close TCP; the API ends answered clients"},

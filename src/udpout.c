@@ -18,7 +18,8 @@
  *    namespace sends from the guest end of a UDP port forward (its answers to the forward's
  *    clients: libslirp's forward socket must carry them; main.c tells us of each forward).
  *    IPv4 fragments reach us reassembled (ipfrag.c, in datapath.c).
- *  - Namespace -> host: the payload goes from the tap's read buffer straight to send().
+ *  - Namespace -> host: the payloads of one flow's datagrams in a tap batch are gathered and
+ *    sent together at the end of the batch (batch_flush(): UDP_SEGMENT, or sendmmsg()).
  *    Host -> namespace: recv() writes straight into the frame being built, after the space
  *    its headers take; the UDP checksum is computed in full. A datagram larger than the
  *    namespace's MTU is cut into IP fragments (IPv6: with a fragment header), as a router
@@ -34,7 +35,7 @@
  *  - Host sockets are watched by one epoll fd (level-triggered), itself watched by the loop;
  *    a wake-up reads at most RECV_BATCH datagrams per flow, so one busy flow cannot starve the
  *    rest. Flows are only closed outside the epoll batch, so its pointers stay valid.
- * Not done: UDP port forwards still go through libslirp; no GSO or recvmmsg/sendmmsg yet.
+ * Not done: UDP port forwards still go through libslirp; replies are read one recv() each.
  */
 #include "config.h"
 #include "udpout.h"
@@ -45,6 +46,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -57,6 +59,13 @@
 #define QUOTE_MAX     (40 + 8) /* what an ICMP error quotes of the datagram: IP + UDP header */
 #define HDRS_MAX      (ETH_HLEN_ + 40 + 8)
 #define FRAG6_HLEN    8
+/* One send of a flow's datagrams: UDP_MAX_SEGMENTS (64 before Linux 6.9), and what fits in
+ * one 64 KiB IP datagram with its headers. */
+#define SEND_SEGS  64
+#define SEND_BYTES 65000
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
 
 struct flow_key {
 	uint8_t v6;
@@ -75,6 +84,15 @@ struct flow {
 	uint8_t guest_mac[6];
 	uint8_t quote[QUOTE_MAX]; /* the last datagram's IP and UDP headers, for ICMP errors */
 	size_t quote_len;
+	bool no_gso; /* its socket refused UDP_SEGMENT: batches go out with sendmmsg() */
+};
+
+/* The namespace's datagrams of one flow from one tap batch, sent together by batch_flush(). */
+struct send_batch {
+	struct flow *fl; /* NULL: empty */
+	size_t n, len;
+	uint16_t size[SEND_SEGS];
+	uint8_t data[SEND_BYTES];
 };
 
 struct udpout {
@@ -91,6 +109,7 @@ struct udpout {
 	uint16_t ip_id;
 	uint32_t frag_id;
 	struct udpout_stats st;
+	struct send_batch out;
 	uint8_t buf[HDRS_MAX + UDP_MAX]; /* a datagram to the namespace, built in place */
 	uint8_t frag[HDRS_MAX + FRAG6_HLEN + 65536];
 };
@@ -347,8 +366,12 @@ static void touch(struct udpout *u, struct flow *fl, bool dns)
 	g_queue_push_tail_link(dns ? &u->dns : &u->idle, &fl->link);
 }
 
+static void batch_flush(struct udpout *u);
+
 static void flow_close(struct udpout *u, struct flow *fl)
 {
+	if (u->out.fl == fl)
+		batch_flush(u);
 	g_queue_unlink(fl->dns ? &u->dns : &u->idle, &fl->link);
 	epoll_ctl(u->epfd, EPOLL_CTL_DEL, fl->fd, NULL);
 	close(fl->fd);
@@ -458,6 +481,105 @@ void udpout_release(struct udpout *u, const char *guest_addr, uint16_t guest_por
 		g_hash_table_insert(u->reserved, g_memdup2(&e, sizeof(e)), GUINT_TO_POINTER(n - 1));
 }
 
+/*
+ * Sending: a tap batch often holds a run of datagrams of one flow (a bulk sender), so they
+ * are gathered, copied from the tap's buffer, and go out together at the end of the batch or
+ * when another flow's datagram comes: with UDP_SEGMENT, one sendmsg() whose one 64 KiB skb
+ * crosses the host's stack once and is cut at the receiver (loopback) or by the device;
+ * where the socket refuses that (sizes that differ, a route whose MTU is smaller than a
+ * datagram, a kernel without it), one sendmmsg(). Datagrams keep their order and their
+ * boundaries either way. Syscalls are what a datagram costs most here.
+ */
+static bool batch_uniform(const struct send_batch *b)
+{
+	for (size_t i = 1; i < b->n; i++)
+		if (b->size[i] > b->size[0] || (b->size[i] < b->size[0] && i + 1 < b->n))
+			return false;
+	return true;
+}
+
+static ssize_t send_segmented(const struct send_batch *b)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(uint16_t))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {.iov_base = (void *)b->data, .iov_len = b->len};
+	struct msghdr m = {.msg_iov = &iov,
+	                   .msg_iovlen = 1,
+	                   .msg_control = ctl.buf,
+	                   .msg_controllen = sizeof(ctl.buf)};
+	struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+	c->cmsg_level = SOL_UDP;
+	c->cmsg_type = UDP_SEGMENT;
+	c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+	uint16_t seg = b->size[0];
+	memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+	return sendmsg(b->fl->fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+static void send_each(const struct send_batch *b)
+{
+	struct mmsghdr mm[SEND_SEGS];
+	struct iovec iov[SEND_SEGS];
+	size_t off = 0;
+	for (size_t i = 0; i < b->n; i++) {
+		iov[i] = (struct iovec){.iov_base = (void *)(b->data + off), .iov_len = b->size[i]};
+		mm[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
+		off += b->size[i];
+	}
+	/* What the socket will not take now is dropped, as a full host queue drops it. */
+	sendmmsg(b->fl->fd, mm, (unsigned)b->n, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+static void batch_flush(struct udpout *u)
+{
+	struct send_batch *b = &u->out;
+	if (b->fl == NULL)
+		return;
+	struct flow *fl = b->fl;
+	errno = 0;
+	if (b->n == 1) {
+		send(fl->fd, b->data, b->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	} else if (!fl->no_gso && batch_uniform(b)) {
+		if (send_segmented(b) < 0 && errno != EAGAIN && errno != ECONNREFUSED &&
+		    errno != ENOBUFS) {
+			log_debug("udpout: UDP_SEGMENT to port %u: %s; sendmmsg from now on",
+			          fl->key.fport, g_strerror(errno));
+			fl->no_gso = true;
+			u->st.gso_refused++;
+			errno = 0;
+			send_each(b);
+		} else {
+			u->st.gso_sends++;
+		}
+	} else {
+		send_each(b);
+	}
+	bool refused = errno == ECONNREFUSED;
+	b->fl = NULL;
+	b->n = b->len = 0;
+	if (refused)
+		send_unreachable(u, fl);
+}
+
+static void batch_add(struct udpout *u, struct flow *fl, const uint8_t *data, size_t len)
+{
+	struct send_batch *b = &u->out;
+	if (b->fl != fl || b->n == SEND_SEGS || b->len + len > sizeof(b->data))
+		batch_flush(u);
+	if (len > sizeof(b->data)) { /* too big to gather: alone, at once */
+		if (send(fl->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+		    errno == ECONNREFUSED)
+			send_unreachable(u, fl);
+		return;
+	}
+	b->fl = fl;
+	memcpy(b->data + b->len, data, len);
+	b->size[b->n++] = (uint16_t)len;
+	b->len += len;
+}
+
 /* Does the datagram come from the guest end of a UDP forward? */
 static bool from_forward(const struct udpout *u, const struct dgram *d)
 {
@@ -489,10 +611,14 @@ bool udpout_input(struct udpout *u, const uint8_t *frame, size_t len)
 	memcpy(fl->quote, d.ip, fl->quote_len);
 	touch(u, fl, false);
 	u->st.dgrams_out++;
-	if (send(fl->fd, d.data, d.len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno == ECONNREFUSED)
-		send_unreachable(u, fl);
+	batch_add(u, fl, d.data, d.len);
 	arm_timer(u);
 	return true;
+}
+
+void udpout_flush(struct udpout *u)
+{
+	batch_flush(u);
 }
 
 /* --- host -> namespace --- */

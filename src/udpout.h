@@ -23,6 +23,8 @@ struct udpout_stats {
 	uint64_t unreachable; /* ICMP port unreachable sent to the namespace */
 	uint64_t dgrams_out;  /* namespace -> host */
 	uint64_t dgrams_in;   /* host -> namespace */
+	uint64_t gso_sends;   /* namespace -> host sends of several datagrams (UDP_SEGMENT) */
+	uint64_t gso_refused; /* flows whose socket refused UDP_SEGMENT (then sendmmsg) */
 };
 
 /* Off (udpout_input() takes nothing) with --outbound-fast-path=off. */
@@ -34,6 +36,9 @@ void udpout_free(struct udpout *u);
  * complete. true: it belongs to a flow of this endpoint and was consumed; false: libslirp's.
  */
 bool udpout_input(struct udpout *u, const uint8_t *frame, size_t len);
+
+/* Send what udpout_input() gathered; the datapath calls it at the end of each tap batch. */
+void udpout_flush(struct udpout *u);
 
 /*
  * A UDP port forward to guest_addr:guest_port exists (or, release, no longer): what the

@@ -412,6 +412,7 @@ int fuzz_frame_one(const uint8_t *data, size_t size)
 		off += n;
 		s.now_ns += 100 * 1000000;
 		poll_round(slirp, &s);
+		udpout_flush(s.udp);
 		serve_host();
 		udpout_poll(s.udp);
 		admit_set_sockets(s.admit, (unsigned)s.nfds);

@@ -7,7 +7,11 @@
 #    echo compared byte for byte: 16 MiB of 1400-byte and 16 MiB of 8000-byte datagrams at
 #    MTU 1500 (8000 bytes are IP fragments both ways: reassembled by the daemon on the way out,
 #    cut by it on the way in) and 65520, with offloads and with --no-offload; 64 MiB of 1400-byte
-#    datagrams once, under --enable-sandbox --enable-seccomp; 4 MiB over IPv6;
+#    datagrams once, under --enable-sandbox --enable-seccomp, where runs of them must have
+#    gone out as segmented sends (UDP_SEGMENT); mixed sizes (60 to 3000 bytes, so batches
+#    that cannot be one segmented send); 8000-byte datagrams with the host's loopback at MTU
+#    1500, where the socket refuses UDP_SEGMENT and the flow falls back to sendmmsg;
+#    4 MiB over IPv6;
 #  - a port nobody listens on: the namespace's connected socket gets ECONNREFUSED (the daemon
 #    turns the host's refusal into an ICMP port unreachable) within 2 s, IPv4 and IPv6;
 #  - 1,000 flows opened and left idle with --udp-timeout=3: the daemon's fds rise by about
@@ -63,6 +67,18 @@ in_ns ip link show tap0 | grep -q "mtu 65520" || fail "tap0 MTU"
 
 new_daemon --mtu=65520 --enable-sandbox --enable-seccomp
 transfer "sandbox and seccomp" 1400 "$BIG"
+# A run of one flow's datagrams in a tap batch goes out as one UDP_SEGMENT send.
+[ "$(info .udp_endpoint.segmented_sends)" -gt 0 ] ||
+	fail "no segmented send in $BIG MiB: $(info .udp_endpoint)"
+transfer "sandbox and seccomp" mixed "$MIB"
+note "sends: $(info .udp_endpoint)"
+# A route whose MTU is below a datagram refuses UDP_SEGMENT (EINVAL): the flow falls back to
+# sendmmsg, and the kernel fragments each datagram. Here: the host's own loopback at 1500.
+ip link set lo mtu 1500
+transfer "loopback MTU 1500" 8000 "$MIB"
+ip link set lo mtu 65536
+[ "$(info .udp_endpoint.segment_refused)" -ge 1 ] ||
+	fail "UDP_SEGMENT was never refused at loopback MTU 1500: $(info .udp_endpoint)"
 if [ "$IPV6" = 1 ]; then
 	transfer "IPv6" 1400 4 fd00::2
 fi

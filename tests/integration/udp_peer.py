@@ -4,7 +4,7 @@
 
   udp_peer.py echo ADDR PORT
       Echo every datagram back to its sender; prints "ready".
-  udp_peer.py transfer ADDR PORT SIZE TOTAL_MIB
+  udp_peer.py transfer ADDR PORT SIZE TOTAL_MIB   (SIZE "mixed": sizes 60-3000 in turn)
       Against an echo: TOTAL_MIB of SIZE-byte datagrams, each numbered and filled with bytes
       derived from its number, up to 64 in flight; every echo must come back byte for byte
       (a lost datagram is sent again, at most 20 times). Prints "ok N datagrams, R resent,
@@ -47,9 +47,18 @@ def payload(seq, size):
     return head + body
 
 
+# "mixed": runs of equal datagrams broken by shorter and longer ones, so a sender's batch
+# holds both what can go out as one segmented send and what cannot.
+MIXED = [1400, 1400, 1400, 900, 1400, 1400, 60, 1400, 3000, 1400, 1400, 1400]
+
+
+def size_of(size, seq):
+    return MIXED[seq % len(MIXED)] if size == "mixed" else int(size)
+
+
 def transfer(args):
-    addr, port, size, total = args[0], int(args[1]), int(args[2]), float(args[3])
-    count = int(total * (1 << 20)) // size
+    addr, port, size, total = args[0], int(args[1]), args[2], float(args[3])
+    count = int(total * (1 << 20)) // (1400 if size == "mixed" else int(size))
     s = socket.socket(family(addr), socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
     s.connect((addr, port))
@@ -59,7 +68,7 @@ def transfer(args):
     t0 = time.monotonic()
     while done < count:
         while nxt < count and len(pending) < 64:
-            s.send(payload(nxt, size))
+            s.send(payload(nxt, size_of(size, nxt)))
             pending[nxt] = (time.monotonic(), 1)
             nxt += 1
         try:
@@ -70,7 +79,7 @@ def transfer(args):
             if len(data) < 4:
                 sys.exit("transfer: a %d-byte echo" % len(data))
             seq = struct.unpack("!I", data[:4])[0]
-            if seq >= count or data != payload(seq, size):
+            if seq >= count or data != payload(seq, size_of(size, seq)):
                 sys.exit("transfer: datagram %d came back wrong (%d bytes)" % (seq, len(data)))
             if seq in pending:
                 del pending[seq]
@@ -80,7 +89,7 @@ def transfer(args):
             if now - at > 0.3:
                 if tries >= 20:
                     sys.exit("transfer: datagram %d lost 20 times" % seq)
-                s.send(payload(seq, size))
+                s.send(payload(seq, size_of(size, seq)))
                 pending[seq] = (now, tries + 1)
                 resent += 1
     print("ok %d datagrams, %d resent, %.1f s" % (count, resent, time.monotonic() - t0))
