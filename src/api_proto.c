@@ -28,7 +28,7 @@ struct api_proto {
 };
 
 struct api_proto *api_proto_new(const struct api_backend *backend, struct in_addr default_guest4,
-				bool ipv6)
+                                bool ipv6)
 {
 	struct api_proto *p = g_new0(struct api_proto, 1);
 	p->backend = *backend;
@@ -110,7 +110,7 @@ static bool get_port(json_t *args, const char *key, long min, long def, uint16_t
 
 /* Read an address field; missing or "" (podman sends "guest_addr":"") takes def. */
 static bool get_addr(json_t *args, const char *key, const char *def, int family,
-		     char out[INET6_ADDRSTRLEN])
+                     char out[INET6_ADDRSTRLEN])
 {
 	json_t *v = json_object_get(args, key);
 	if (v == NULL || (json_is_string(v) && json_string_length(v) == 0))
@@ -121,9 +121,9 @@ static bool get_addr(json_t *args, const char *key, const char *def, int family,
 static json_t *forward_json(const struct forward *fw)
 {
 	return json_pack("{s:I,s:s,s:s,s:i,s:s,s:i}", "id", (json_int_t)fw->id, "proto",
-			 fw->udp ? "udp" : "tcp", "host_addr", fw->host_addr, "host_port",
-			 (int)fw->host_port, "guest_addr", fw->guest_addr, "guest_port",
-			 (int)fw->guest_port);
+	                 fw->udp ? "udp" : "tcp", "host_addr", fw->host_addr, "host_port",
+	                 (int)fw->host_port, "guest_addr", fw->guest_addr, "guest_port",
+	                 (int)fw->guest_port);
 }
 
 bool api_proto_add(struct api_proto *p, struct forward *fw, GError **err)
@@ -150,8 +150,7 @@ static char *do_add(struct api_proto *p, json_t *args)
 		return error_response("bad request: add_hostfwd: bad arguments.host_addr");
 	if (!get_port(args, "host_port", 0, -1, &fw.host_port))
 		return error_response("bad request: add_hostfwd: bad arguments.host_port");
-	if (!get_addr(args, "guest_addr", def_guest, p->ipv6 ? AF_UNSPEC : AF_INET,
-		      fw.guest_addr))
+	if (!get_addr(args, "guest_addr", def_guest, p->ipv6 ? AF_UNSPEC : AF_INET, fw.guest_addr))
 		return error_response("bad request: add_hostfwd: bad arguments.guest_addr");
 	if (!get_port(args, "guest_port", 1, -1, &fw.guest_port))
 		return error_response("bad request: add_hostfwd: bad arguments.guest_port");
@@ -159,7 +158,7 @@ static char *do_add(struct api_proto *p, json_t *args)
 	g_autoptr(GError) err = NULL;
 	if (!api_proto_add(p, &fw, &err))
 		return error_response("bad request: add_hostfwd: slirp_add_hostfwd failed: %s",
-				      err->message);
+		                      err->message);
 	json_t *ret = json_pack("{s:I}", "id", (json_int_t)fw.id);
 	json_object_set_new(ret, "host_port", json_integer(fw.host_port));
 	return return_response(ret);
@@ -170,7 +169,7 @@ static char *do_list(struct api_proto *p)
 	json_t *entries = json_array();
 	for (guint i = 0; i < p->forwards->len; i++)
 		json_array_append_new(entries,
-				      forward_json(&g_array_index(p->forwards, struct forward, i)));
+		                      forward_json(&g_array_index(p->forwards, struct forward, i)));
 	return dump(json_pack("{s:{s:O},s:o}", "return", "entries", entries, "entries", entries));
 }
 
@@ -189,8 +188,8 @@ static char *do_remove(struct api_proto *p, json_t *args)
 		return return_response(json_object());
 	}
 	return error_response("bad request: remove_hostfwd: slirp_remove_hostfwd failed: "
-			      "no forward with id %" JSON_INTEGER_FORMAT,
-			      want);
+	                      "no forward with id %" JSON_INTEGER_FORMAT,
+	                      want);
 }
 
 static char *do_info(struct api_proto *p)
@@ -202,8 +201,8 @@ static char *do_info(struct api_proto *p)
 
 static char *do_connections(struct api_proto *p)
 {
-	json_t *list = p->backend.connections ? p->backend.connections(p->backend.opaque)
-					      : json_array();
+	json_t *list =
+	    p->backend.connections ? p->backend.connections(p->backend.opaque) : json_array();
 	return return_response(json_pack("{s:o}", "connections", list));
 }
 
@@ -393,4 +392,13 @@ bool api_proto_incomplete(const char *req, size_t len)
 		       scan_with(req, (size_t)q, "\"\"") == SCAN_PARTIAL;
 	const char *rest = bare_completion(req, len);
 	return rest != NULL && scan_with(req, len, rest) == SCAN_PARTIAL;
+}
+
+char *forward_text(const struct forward *fw)
+{
+	const char *hb = strchr(fw->host_addr, ':') ? "[" : "", *he = *hb ? "]" : "";
+	const char *gb = strchr(fw->guest_addr, ':') ? "[" : "", *ge = *gb ? "]" : "";
+	return g_strdup_printf("%s %s%s%s:%u -> %s%s%s:%u", fw->udp ? "udp" : "tcp", hb,
+	                       fw->host_addr, he, fw->host_port, gb, fw->guest_addr, ge,
+	                       fw->guest_port);
 }

@@ -20,6 +20,9 @@ struct forward {
 	uint16_t guest_port;
 };
 
+/* "udp [::1]:8080 -> 10.0.2.100:80": the forward as log lines name it (g_free it). */
+char *forward_text(const struct forward *fw);
+
 /* What the protocol needs from the daemon; main.c wires libslirp in, the unit tests a fake. */
 struct api_backend {
 	/* Open the forward. When fw->host_port is 0, choose a port and store it there. */
@@ -35,7 +38,7 @@ struct api_proto;
 
 /* default_guest4: where forwards go when the request names no guest_addr (network+100). */
 struct api_proto *api_proto_new(const struct api_backend *backend, struct in_addr default_guest4,
-				bool ipv6);
+                                bool ipv6);
 void api_proto_free(struct api_proto *p);
 
 /* Handle one request (raw bytes, possibly invalid); returns the response, never NULL. */

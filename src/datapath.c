@@ -41,7 +41,9 @@
 #include "tap.h"
 #include "util.h"
 
+#include <net/if.h>
 #include <stddef.h>
+#include <sys/ioctl.h>
 #include <time.h>
 
 #define TAP_BATCH    128
@@ -91,6 +93,11 @@ void datapath_set_endpoints(struct datapath *dp, struct engine *e, struct tcpout
 	dp->engine = e;
 	dp->tcp = t;
 	dp->udp = u;
+	/* The namespace's MAC, for the UDP endpoint's frames to forwarded ports before the
+	 * namespace has sent anything (a BESS peer has none to ask: learned from its frames). */
+	struct ifreq ifr = {0};
+	if (u != NULL && dp->tap.fd >= 0 && ioctl(dp->tap.fd, SIOCGIFHWADDR, &ifr) == 0)
+		udpout_set_guest_mac(u, (const uint8_t *)ifr.ifr_hwaddr.sa_data);
 }
 
 static void observe_frame(struct datapath *dp, const uint8_t *f, size_t len, bool to_guest)

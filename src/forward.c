@@ -53,7 +53,7 @@ struct forwarder {
 	struct fastpath *fastpath; /* NULL: every connection through libslirp */
 	struct udpreply *udpreply; /* NULL: libslirp answers UDP clients alone */
 	GPtrArray *cross;          /* of struct cross_forward * */
-	GHashTable *listeners;     /* "tcp host:port" -> libslirp's listening fd (udp: its socket) */
+	GHashTable *listeners; /* "tcp host:port" -> libslirp's listening fd (udp: its socket) */
 	struct relay_set relays;
 };
 
@@ -289,11 +289,8 @@ void forwarder_free(struct forwarder *f)
 /* --debug: "tcp 0.0.0.0:8080 -> 10.0.2.100:80" (IPv6 addresses in brackets). */
 static void log_forward(const struct forward *fw, const char *what, const GError *err)
 {
-	const char *hb = strchr(fw->host_addr, ':') ? "[" : "", *he = *hb ? "]" : "";
-	const char *gb = strchr(fw->guest_addr, ':') ? "[" : "", *ge = *gb ? "]" : "";
-	log_debug("forward %s %s%s%s:%u -> %s%s%s:%u: %s%s%s", fw->udp ? "udp" : "tcp", hb,
-	          fw->host_addr, he, fw->host_port, gb, fw->guest_addr, ge, fw->guest_port, what,
-	          err ? ": " : "", err ? err->message : "");
+	g_autofree char *text = forward_text(fw);
+	log_debug("forward %s: %s%s%s", text, what, err ? ": " : "", err ? err->message : "");
 }
 
 bool forwarder_open(struct forwarder *f, struct forward *fw, GError **err)

@@ -28,6 +28,7 @@
 #include "seccomp.h"
 #include "status.h"
 #include "tcpout.h"
+#include "udpfwd.h"
 #include "udpout.h"
 #include "udpreply.h"
 #include "util.h"
@@ -56,6 +57,7 @@ struct daemon {
 	struct fastpath *fastpath;
 	struct tcpout *tcpout;     /* the outbound fast path */
 	struct udpout *udpout;     /* its UDP endpoint */
+	struct udpfwd *udpfwd;     /* UDP port forwards through it */
 	struct udpreply *udpreply; /* UDP forwards' loopback clients (udpreply.c) */
 	struct bess *bess;         /* --target-type=bess */
 	struct pcap *pcap;         /* --pcap */
@@ -151,6 +153,8 @@ static bool hide_listener(void *opaque, int fd)
 static bool backend_add(void *opaque, struct forward *fw, GError **err)
 {
 	struct daemon *d = opaque;
+	if (fw->udp && udpfwd_enabled(d->udpfwd))
+		return udpfwd_open(d->udpfwd, fw, err);
 	if (!forwarder_open(d->forwarder, fw, err))
 		return false;
 	if (fw->udp)
@@ -161,6 +165,10 @@ static bool backend_add(void *opaque, struct forward *fw, GError **err)
 static void backend_remove(void *opaque, const struct forward *fw)
 {
 	struct daemon *d = opaque;
+	if (fw->udp && udpfwd_enabled(d->udpfwd)) {
+		udpfwd_close(d->udpfwd, fw);
+		return;
+	}
 	forwarder_close(d->forwarder, fw);
 	if (fw->udp)
 		udpout_release(d->udpout, fw->guest_addr, fw->guest_port);
@@ -391,6 +399,7 @@ int main(int argc, char **argv)
 	fastpath_attach(d.fastpath, d.loop);
 	d.tcpout = tcpout_new(&d.opt, &sink, d.loop);
 	d.udpout = udpout_new(&d.opt, &sink, d.loop);
+	d.udpfwd = udpfwd_new(&d.opt, d.udpout, d.loop);
 	datapath_set_endpoints(d.dp, d.engine, d.tcpout, d.udpout);
 	d.udpreply = udpreply_new(addr4_offset(d.opt.net, 2));
 	engine_set_udpreply(d.engine, d.udpreply);
@@ -419,6 +428,7 @@ int main(int argc, char **argv)
 	udpreply_free(d.udpreply);
 	fastpath_free(d.fastpath);
 	tcpout_free(d.tcpout);
+	udpfwd_free(d.udpfwd);
 	udpout_free(d.udpout);
 	loop_free(d.loop);
 	engine_free(d.engine);

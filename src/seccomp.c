@@ -150,6 +150,7 @@ static const struct allow allowlist[] = {
 	{"sendmsg", .why = "udpout.c: a flow's datagrams in one send (UDP_SEGMENT)"},
 	{"sendmmsg", .why = "udpout.c: a flow's datagrams in one call where UDP_SEGMENT is refused"},
 	{"recvfrom", .why = "recv()/recvfrom(): libslirp's sockets, API requests"},
+	{"recvmmsg", .why = "udpfwd.c: a UDP forward's datagrams, several per call"},
 	{"recvmsg", .why = "libslirp reads ICMP errors from the error queue (MSG_ERRQUEUE)"},
 	{"shutdown", .why = "libslirp and relay.c half-close TCP; the API ends answered clients"},
 	{"pipe2", .why = "relay.c (an IPv6 host address forwarded to an IPv4 guest): a pipe per "

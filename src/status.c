@@ -275,11 +275,13 @@ json_t *status_bounds(const struct bounds *l, const struct tcpout_stats *ts,
 
 json_t *status_udp(const struct udpout_stats *us)
 {
-	return json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "enabled", us->enabled,
-	                 "flows", (json_int_t)us->flows, "total", (json_int_t)us->total, "evicted",
-	                 (json_int_t)us->evicted, "expired", (json_int_t)us->expired,
-	                 "port_unreachable", (json_int_t)us->unreachable, "datagrams_out",
-	                 (json_int_t)us->dgrams_out, "datagrams_in", (json_int_t)us->dgrams_in,
-	                 "segmented_sends", (json_int_t)us->gso_sends, "segment_refused",
-	                 (json_int_t)us->gso_refused);
+	return json_pack("{s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "enabled",
+	                 us->enabled, "forward_clients", (json_int_t)us->clients, "forward_dropped",
+	                 (json_int_t)us->client_dropped, "segmented_frames",
+	                 (json_int_t)us->gso_frames, "flows", (json_int_t)us->flows, "total",
+	                 (json_int_t)us->total, "evicted", (json_int_t)us->evicted, "expired",
+	                 (json_int_t)us->expired, "port_unreachable", (json_int_t)us->unreachable,
+	                 "datagrams_out", (json_int_t)us->dgrams_out, "datagrams_in",
+	                 (json_int_t)us->dgrams_in, "segmented_sends", (json_int_t)us->gso_sends,
+	                 "segment_refused", (json_int_t)us->gso_refused);
 }

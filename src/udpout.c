@@ -85,6 +85,20 @@ struct flow {
 	uint8_t quote[QUOTE_MAX]; /* the last datagram's IP and UDP headers, for ICMP errors */
 	size_t quote_len;
 	bool no_gso; /* its socket refused UDP_SEGMENT: batches go out with sendmmsg() */
+	/* A client of a UDP port forward (udpfwd.c): fd is the forward's socket (not ours),
+	 * and the namespace's answers go to this address. */
+	bool client;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+};
+
+/*
+ * Datagrams from the host of one flow and one size (the last may be shorter), whose
+ * payloads lie one after the other at payload_at() in u->buf: one UDP GSO frame to the tap.
+ */
+struct recv_batch {
+	struct flow *fl; /* NULL: empty */
+	size_t n, seg, len;
 };
 
 /* The namespace's datagrams of one flow from one tap batch, sent together by batch_flush(). */
@@ -106,11 +120,17 @@ struct udpout {
 	int epfd;
 	struct loop_watch *epoll_watch, *timer;
 	uint8_t gw_mac[6];
+	uint8_t guest_mac[6]; /* the tap's, or the last the namespace sent from */
+	bool have_guest_mac;
 	uint16_t ip_id;
 	uint32_t frag_id;
 	struct udpout_stats st;
 	struct send_batch out;
-	uint8_t buf[HDRS_MAX + UDP_MAX]; /* a datagram to the namespace, built in place */
+	struct recv_batch in;
+	bool no_uso; /* the tap refused a UDP GSO frame: one frame per datagram */
+	/* Datagrams to the namespace, built in place: one, or a recv_batch's run of them, and
+	 * room after it for the next recv() (which may start a batch of its own). */
+	uint8_t buf[HDRS_MAX + 2 * UDP_MAX];
 	uint8_t frag[HDRS_MAX + FRAG6_HLEN + 65536];
 };
 
@@ -195,7 +215,7 @@ static bool parse(const uint8_t *f, size_t len, struct dgram *d)
 
 /* --- frames to the namespace --- */
 
-static uint16_t l4_csum(const struct flow_key *k, uint8_t proto, const uint8_t *l4, size_t n)
+static uint32_t pseudo_sum(const struct flow_key *k, uint8_t proto, size_t n)
 {
 	uint32_t sum;
 	if (k->v6) {
@@ -212,7 +232,12 @@ static uint16_t l4_csum(const struct flow_key *k, uint8_t proto, const uint8_t *
 		uint8_t rest[4] = {0, proto, (uint8_t)(n >> 8), (uint8_t)n};
 		sum = csum_add(k->faddr, 4, csum_add(k->gaddr, 4, csum_add(rest, 4, 0)));
 	}
-	uint16_t c = (uint16_t)~csum_fold(csum_add(l4, n, sum));
+	return sum;
+}
+
+static uint16_t l4_csum(const struct flow_key *k, uint8_t proto, const uint8_t *l4, size_t n)
+{
+	uint16_t c = (uint16_t)~csum_fold(csum_add(l4, n, pseudo_sum(k, proto, n)));
 	return c == 0 && proto == 17 ? 0xffff : c;
 }
 
@@ -319,6 +344,117 @@ static void to_guest(struct udpout *u, struct flow *fl, size_t n)
 	}
 }
 
+/*
+ * Host -> namespace in runs: datagrams of one flow and size are read one after the other
+ * into u->buf and written to the tap as one frame with VIRTIO_NET_HDR_GSO_UDP_L4 (Linux 6.2
+ * and later take it from a tap): one write instead of one per datagram, and the namespace's
+ * kernel cuts it at its UDP socket. Without offloads, for datagrams that need IP fragments,
+ * and where the tap refuses such a frame, each datagram is a frame of its own.
+ */
+#ifndef VIRTIO_NET_HDR_GSO_UDP_L4
+#define VIRTIO_NET_HDR_GSO_UDP_L4 5
+#endif
+
+/* Can a run start with a datagram of n bytes (every segment must fit the MTU)? */
+static bool run_possible(const struct udpout *u, const struct flow *fl, size_t n)
+{
+	return u->sink.vnet && !u->no_uso && n > 0 && (fl->key.v6 ? 40 : 20) + 8 + n <= u->opt->mtu;
+}
+
+static bool run_joins(const struct udpout *u, const struct recv_batch *b, const struct flow *fl,
+                      size_t n)
+{
+	if (b->fl != fl || b->n == SEND_SEGS || n > b->seg || b->len != b->n * b->seg)
+		return false; /* another flow, full, longer, or after a shorter last one */
+	return (fl->key.v6 ? 0 : 20) + 8 + b->len + n <= 65535;
+}
+
+/* A run's datagrams again, one frame each (u->frag), when the tap would not take the run. */
+static void run_unbatched(struct udpout *u, struct recv_batch *b)
+{
+	size_t at = payload_at(b->fl);
+	for (size_t off = 0; off < b->len; off += b->seg) {
+		size_t n = MIN(b->seg, b->len - off);
+		memmove(u->buf + at, u->buf + at + off, n);
+		to_guest(u, b->fl, n);
+	}
+}
+
+static void run_emit(struct udpout *u, struct recv_batch *b)
+{
+	struct flow *fl = b->fl;
+	size_t at = payload_at(fl), ulen = 8 + b->len;
+	uint8_t *uh = u->buf + at - 8;
+	put16(uh, fl->key.fport);
+	put16(uh + 2, fl->key.gport);
+	put16(uh + 4, (uint16_t)ulen);
+	put16(uh + 6, 0);
+	/* The pseudo-header sum over the whole length, as the kernel's own UDP GSO leaves it:
+	 * segmentation swaps in each segment's length and completes the checksum. */
+	put16(uh + 6, csum_fold(pseudo_sum(&fl->key, 17, ulen)));
+	ip_headers(u, fl, u->buf, 17, ulen);
+	struct virtio_net_hdr h = {.flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+	                           .gso_type = VIRTIO_NET_HDR_GSO_UDP_L4,
+	                           .hdr_len = (uint16_t)at,
+	                           .gso_size = (uint16_t)b->seg,
+	                           .csum_start = (uint16_t)(at - 8),
+	                           .csum_offset = 6};
+	errno = 0;
+	if (u->sink.send_vnet(u->sink.opaque, &h, u->buf, at + b->len)) {
+		u->st.gso_frames++;
+		u->st.dgrams_in += b->n;
+		return;
+	}
+	if (errno == EINVAL) {
+		log_debug("udpout: the tap refuses UDP GSO frames; one frame per datagram");
+		u->no_uso = true;
+		run_unbatched(u, b);
+	}
+}
+
+/* Send the run gathered so far. */
+static void run_flush(struct udpout *u)
+{
+	struct recv_batch *b = &u->in;
+	if (b->fl == NULL)
+		return;
+	if (b->n == 1)
+		to_guest(u, b->fl, b->len);
+	else
+		run_emit(u, b);
+	b->fl = NULL;
+	b->n = b->len = 0;
+}
+
+/* Where the next datagram from the host is to be read: after the run, if there is one. */
+static uint8_t *recv_at(struct udpout *u, bool v6)
+{
+	struct recv_batch *b = &u->in;
+	if (b->fl != NULL)
+		return u->buf + payload_at(b->fl) + b->len;
+	return u->buf + ETH_HLEN_ + (v6 ? 40 : 20) + 8;
+}
+
+/* n bytes for fl were just read at p (from recv_at()): join the run, or start one. */
+static void run_add(struct udpout *u, struct flow *fl, uint8_t *p, size_t n)
+{
+	struct recv_batch *b = &u->in;
+	if (b->fl != NULL && run_joins(u, b, fl, n)) {
+		b->n++;
+		b->len += n;
+		return;
+	}
+	run_flush(u);
+	uint8_t *at = u->buf + payload_at(fl);
+	if (at != p)
+		memmove(at, p, n);
+	b->fl = fl;
+	b->n = 1;
+	b->seg = b->len = n;
+	if (!run_possible(u, fl, n))
+		run_flush(u);
+}
+
 /* ICMP (ICMPv6) port unreachable to the namespace, quoting its last datagram. */
 static void send_unreachable(struct udpout *u, struct flow *fl)
 {
@@ -367,14 +503,19 @@ static void touch(struct udpout *u, struct flow *fl, bool dns)
 }
 
 static void batch_flush(struct udpout *u);
+static void run_flush(struct udpout *u);
 
 static void flow_close(struct udpout *u, struct flow *fl)
 {
 	if (u->out.fl == fl)
 		batch_flush(u);
+	if (u->in.fl == fl)
+		run_flush(u);
 	g_queue_unlink(fl->dns ? &u->dns : &u->idle, &fl->link);
-	epoll_ctl(u->epfd, EPOLL_CTL_DEL, fl->fd, NULL);
-	close(fl->fd);
+	if (!fl->client) {
+		epoll_ctl(u->epfd, EPOLL_CTL_DEL, fl->fd, NULL);
+		close(fl->fd);
+	}
 	log_debug("udpout: flow to port %u closed", fl->key.fport);
 	g_hash_table_remove(u->flows, &fl->key);
 }
@@ -490,6 +631,17 @@ void udpout_release(struct udpout *u, const char *guest_addr, uint16_t guest_por
  * datagram, a kernel without it), one sendmmsg(). Datagrams keep their order and their
  * boundaries either way. Syscalls are what a datagram costs most here.
  */
+/* Where a flow's datagrams go: NULL for a connected socket, a forward's client else. */
+static void *peer_of(struct flow *fl)
+{
+	return fl->client ? &fl->peer : NULL;
+}
+
+static ssize_t send_one(struct flow *fl, const void *data, size_t len)
+{
+	return sendto(fl->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL, peer_of(fl), fl->peer_len);
+}
+
 static bool batch_uniform(const struct send_batch *b)
 {
 	for (size_t i = 1; i < b->n; i++)
@@ -505,7 +657,9 @@ static ssize_t send_segmented(const struct send_batch *b)
 		struct cmsghdr align;
 	} ctl;
 	struct iovec iov = {.iov_base = (void *)b->data, .iov_len = b->len};
-	struct msghdr m = {.msg_iov = &iov,
+	struct msghdr m = {.msg_name = peer_of(b->fl),
+	                   .msg_namelen = b->fl->peer_len,
+	                   .msg_iov = &iov,
 	                   .msg_iovlen = 1,
 	                   .msg_control = ctl.buf,
 	                   .msg_controllen = sizeof(ctl.buf)};
@@ -525,7 +679,10 @@ static void send_each(const struct send_batch *b)
 	size_t off = 0;
 	for (size_t i = 0; i < b->n; i++) {
 		iov[i] = (struct iovec){.iov_base = (void *)(b->data + off), .iov_len = b->size[i]};
-		mm[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
+		mm[i] = (struct mmsghdr){.msg_hdr = {.msg_name = peer_of(b->fl),
+		                                     .msg_namelen = b->fl->peer_len,
+		                                     .msg_iov = &iov[i],
+		                                     .msg_iovlen = 1}};
 		off += b->size[i];
 	}
 	/* What the socket will not take now is dropped, as a full host queue drops it. */
@@ -540,7 +697,7 @@ static void batch_flush(struct udpout *u)
 	struct flow *fl = b->fl;
 	errno = 0;
 	if (b->n == 1) {
-		send(fl->fd, b->data, b->len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		send_one(fl, b->data, b->len);
 	} else if (!fl->no_gso && batch_uniform(b)) {
 		if (send_segmented(b) < 0 && errno != EAGAIN && errno != ECONNREFUSED &&
 		    errno != ENOBUFS) {
@@ -569,8 +726,7 @@ static void batch_add(struct udpout *u, struct flow *fl, const uint8_t *data, si
 	if (b->fl != fl || b->n == SEND_SEGS || b->len + len > sizeof(b->data))
 		batch_flush(u);
 	if (len > sizeof(b->data)) { /* too big to gather: alone, at once */
-		if (send(fl->fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
-		    errno == ECONNREFUSED)
+		if (send_one(fl, data, len) < 0 && errno == ECONNREFUSED)
 			send_unreachable(u, fl);
 		return;
 	}
@@ -593,6 +749,10 @@ static bool from_forward(const struct udpout *u, const struct dgram *d)
 bool udpout_input(struct udpout *u, const uint8_t *frame, size_t len)
 {
 	struct dgram d;
+	if (u->enabled && len >= ETH_HLEN_ && !(frame[6] & 1)) {
+		memcpy(u->guest_mac, frame + 6, 6);
+		u->have_guest_mac = true;
+	}
 	if (!u->enabled || !parse(frame, len, &d) || from_forward(u, &d))
 		return false;
 	struct flow *fl = g_hash_table_lookup(u->flows, &d.key);
@@ -619,22 +779,25 @@ bool udpout_input(struct udpout *u, const uint8_t *frame, size_t len)
 void udpout_flush(struct udpout *u)
 {
 	batch_flush(u);
+	run_flush(u);
 }
 
 /* --- host -> namespace --- */
 
 static void flow_readable(struct udpout *u, struct flow *fl)
 {
-	size_t at = payload_at(fl);
 	for (int i = 0; i < RECV_BATCH; i++) {
-		ssize_t n = recv(fl->fd, u->buf + at, sizeof(u->buf) - at, MSG_DONTWAIT);
+		uint8_t *p = recv_at(u, fl->key.v6);
+		ssize_t n = recv(fl->fd, p, UDP_MAX, MSG_DONTWAIT);
 		if (n < 0) {
-			if (errno == ECONNREFUSED)
+			if (errno == ECONNREFUSED) {
+				run_flush(u);
 				send_unreachable(u, fl);
+			}
 			return;
 		}
 		touch(u, fl, fl->key.fport == 53);
-		to_guest(u, fl, (size_t)n);
+		run_add(u, fl, p, (size_t)n);
 	}
 }
 
@@ -646,7 +809,121 @@ void udpout_poll(struct udpout *u)
 	int n = epoll_wait(u->epfd, evs, G_N_ELEMENTS(evs), 0);
 	for (int i = 0; i < n; i++)
 		flow_readable(u, evs[i].data.ptr);
+	run_flush(u);
 	arm_timer(u);
+}
+
+/* --- clients of UDP port forwards (udpfwd.c reads them) --- */
+
+uint8_t *udpout_client_buffer(struct udpout *u, bool v6_guest, size_t *cap)
+{
+	*cap = UDP_MAX;
+	return recv_at(u, v6_guest);
+}
+
+static bool v4_loopback(const uint8_t *a)
+{
+	return a[0] == 127;
+}
+
+/*
+ * Who a forward's client is to the namespace: its own address, or the gateway for a client
+ * on the host's loopback or of the other family (libslirp's rule for forwards).
+ */
+static void client_view(const struct udpout *u, const struct sockaddr *from, bool v6_guest,
+                        uint8_t addr[16], uint16_t *port)
+{
+	memset(addr, 0, 16);
+	const struct sockaddr_in *in = (const struct sockaddr_in *)from;
+	const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)from;
+	const uint8_t *a6 = in6->sin6_addr.s6_addr;
+	*port = ntohs(from->sa_family == AF_INET ? in->sin_port : in6->sin6_port);
+	bool mapped = from->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr);
+	if (!v6_guest) {
+		if (from->sa_family == AF_INET && !v4_loopback((const uint8_t *)&in->sin_addr)) {
+			memcpy(addr, &in->sin_addr, 4);
+			return;
+		}
+		if (mapped && !v4_loopback(a6 + 12)) {
+			memcpy(addr, a6 + 12, 4);
+			return;
+		}
+		struct in_addr gw = addr4_offset(u->opt->net, 2);
+		memcpy(addr, &gw, 4);
+		return;
+	}
+	if (from->sa_family == AF_INET6 && !mapped && !IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)) {
+		memcpy(addr, a6, 16);
+		return;
+	}
+	memcpy(addr, &u->opt->net6, 16);
+	addr[15] = 2;
+}
+
+static struct flow *client_flow(struct udpout *u, const struct udpout_client *c,
+                                const struct flow_key *k)
+{
+	if (g_hash_table_size(u->flows) >= u->opt->bounds.udp) {
+		u->st.evicted++;
+		flow_close(u, oldest(u));
+	}
+	struct flow *fl = g_new0(struct flow, 1);
+	fl->key = *k;
+	fl->owner = u;
+	fl->fd = c->fd;
+	fl->client = true;
+	fl->link.data = fl;
+	g_queue_push_tail_link(&u->idle, &fl->link);
+	g_hash_table_insert(u->flows, &fl->key, fl);
+	u->st.total++;
+	u->st.clients++;
+	return fl;
+}
+
+void udpout_client_datagram(struct udpout *u, const struct udpout_client *c, uint8_t *p, size_t n)
+{
+	if (!u->enabled || !u->have_guest_mac) {
+		u->st.client_dropped++;
+		return;
+	}
+	struct flow_key k = {.v6 = c->v6_guest, .gport = c->guest_port};
+	memcpy(k.gaddr, c->guest_addr, c->v6_guest ? 16 : 4);
+	client_view(u, c->from, c->v6_guest, k.faddr, &k.fport);
+	struct flow *fl = g_hash_table_lookup(u->flows, &k);
+	if (fl != NULL && !fl->client) { /* the namespace's own flow to that address: not ours */
+		u->st.client_dropped++;
+		return;
+	}
+	if (fl == NULL)
+		fl = client_flow(u, c, &k);
+	memcpy(&fl->peer, c->from, c->from_len); /* the latest client seen the same way */
+	fl->peer_len = c->from_len;
+	memcpy(fl->guest_mac, u->guest_mac, 6);
+	touch(u, fl, false);
+	run_add(u, fl, p, n);
+	arm_timer(u);
+}
+
+void udpout_forget_socket(struct udpout *u, int fd)
+{
+	batch_flush(u);
+	GHashTableIter it;
+	gpointer k, v;
+	GSList *gone = NULL;
+	g_hash_table_iter_init(&it, u->flows);
+	while (g_hash_table_iter_next(&it, &k, &v))
+		if (((struct flow *)v)->client && ((struct flow *)v)->fd == fd)
+			gone = g_slist_prepend(gone, v);
+	for (GSList *l = gone; l != NULL; l = l->next)
+		flow_close(u, l->data);
+	g_slist_free(gone);
+	arm_timer(u);
+}
+
+void udpout_set_guest_mac(struct udpout *u, const uint8_t mac[6])
+{
+	memcpy(u->guest_mac, mac, 6);
+	u->have_guest_mac = true;
 }
 
 static void on_epoll(struct loop *l, struct loop_watch *w, short revents, void *data)
@@ -724,12 +1001,18 @@ void udpout_free(struct udpout *u)
 	gpointer k, v;
 	g_hash_table_iter_init(&it, u->flows);
 	while (g_hash_table_iter_next(&it, &k, &v))
-		close(((struct flow *)v)->fd);
+		if (!((struct flow *)v)->client)
+			close(((struct flow *)v)->fd);
 	g_hash_table_unref(u->flows);
 	g_hash_table_unref(u->reserved);
 	if (u->epfd >= 0)
 		close(u->epfd);
 	g_free(u);
+}
+
+bool udpout_enabled(const struct udpout *u)
+{
+	return u != NULL && u->enabled;
 }
 
 struct udpout_stats udpout_stats(const struct udpout *u)

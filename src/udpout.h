@@ -8,6 +8,7 @@
 #include "sink.h"
 
 #include <jansson.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -16,15 +17,18 @@ struct udpout;
 
 struct udpout_stats {
 	bool enabled;
-	uint64_t flows;       /* open now */
-	uint64_t total;       /* opened so far */
-	uint64_t evicted;     /* closed to make room: --max-udp flows were open */
-	uint64_t expired;     /* closed after --udp-timeout idle */
-	uint64_t unreachable; /* ICMP port unreachable sent to the namespace */
-	uint64_t dgrams_out;  /* namespace -> host */
-	uint64_t dgrams_in;   /* host -> namespace */
-	uint64_t gso_sends;   /* namespace -> host sends of several datagrams (UDP_SEGMENT) */
-	uint64_t gso_refused; /* flows whose socket refused UDP_SEGMENT (then sendmmsg) */
+	uint64_t flows;          /* open now */
+	uint64_t total;          /* opened so far */
+	uint64_t evicted;        /* closed to make room: --max-udp flows were open */
+	uint64_t expired;        /* closed after --udp-timeout idle */
+	uint64_t unreachable;    /* ICMP port unreachable sent to the namespace */
+	uint64_t dgrams_out;     /* namespace -> host */
+	uint64_t dgrams_in;      /* host -> namespace */
+	uint64_t clients;        /* flows opened by clients of UDP port forwards */
+	uint64_t client_dropped; /* their datagrams dropped: no guest MAC yet, or a clash */
+	uint64_t gso_frames;     /* host -> namespace frames of several datagrams (UDP GSO) */
+	uint64_t gso_sends;      /* namespace -> host sends of several datagrams (UDP_SEGMENT) */
+	uint64_t gso_refused;    /* flows whose socket refused UDP_SEGMENT (then sendmmsg) */
 };
 
 /* Off (udpout_input() takes nothing) with --outbound-fast-path=off. */
@@ -37,7 +41,8 @@ void udpout_free(struct udpout *u);
  */
 bool udpout_input(struct udpout *u, const uint8_t *frame, size_t len);
 
-/* Send what udpout_input() gathered; the datapath calls it at the end of each tap batch. */
+/* Send what udpout_input() gathered, and the run of datagrams read for the namespace; the
+ * datapath calls it at the end of each tap batch, udpfwd.c after each read batch. */
 void udpout_flush(struct udpout *u);
 
 /*
@@ -51,6 +56,29 @@ void udpout_release(struct udpout *u, const char *guest_addr, uint16_t guest_por
 /* Read what the host sockets have for the namespace (the loop does this when they are
  * readable; the frame fuzzer calls it itself). */
 void udpout_poll(struct udpout *u);
+
+/*
+ * Clients of UDP port forwards (udpfwd.c owns the forwards' sockets). A datagram from a
+ * client is read into udpout_client_buffer() (cap bytes at most) and handed over, with that
+ * pointer, to udpout_client_datagram() (then udpout_flush() after a batch): it reaches
+ * guest_addr:guest_port from the client's address (the gateway's for a loopback or other-family
+ * client), and what the namespace answers from there goes back to the client through fd.
+ * udpout_forget_socket(): fd is closing; its flows end.
+ */
+struct udpout_client {
+	int fd;
+	const struct sockaddr *from;
+	socklen_t from_len;
+	bool v6_guest;
+	uint8_t guest_addr[16]; /* IPv4 in the first 4 bytes */
+	uint16_t guest_port;
+};
+uint8_t *udpout_client_buffer(struct udpout *u, bool v6_guest, size_t *cap);
+void udpout_client_datagram(struct udpout *u, const struct udpout_client *c, uint8_t *p, size_t n);
+void udpout_forget_socket(struct udpout *u, int fd);
+/* The namespace's MAC address (the tap's), before it has sent anything. */
+void udpout_set_guest_mac(struct udpout *u, const uint8_t mac[6]);
+bool udpout_enabled(const struct udpout *u);
 
 struct udpout_stats udpout_stats(const struct udpout *u);
 /* Append one list_connections row per flow to list. */

@@ -50,13 +50,13 @@
 struct ufwd {
 	int fd;
 	struct in_addr guest_addr;
-	uint16_t guest_port;  /* host order */
-	GHashTable *ports;    /* client ports (host order, as GUINT_TO_POINTER) */
+	uint16_t guest_port; /* host order */
+	GHashTable *ports;   /* client ports (host order, as GUINT_TO_POINTER) */
 };
 
 struct udpreply {
 	struct in_addr gw;
-	GPtrArray *fwds;      /* of struct ufwd * */
+	GPtrArray *fwds;         /* of struct ufwd * */
 	uint8_t buf[65536 + 64]; /* a rewritten frame for the guest */
 };
 
@@ -190,9 +190,9 @@ static struct ufwd *find(struct udpreply *u, struct in_addr addr, uint16_t port)
 /* RFC 1624: the ones' complement checksum at sum after 4 bytes changed from `from` to `to`. */
 static void csum_replace4(uint8_t *sum, const uint8_t *from, const uint8_t *to, bool udp)
 {
-	uint32_t s = (uint16_t)~((sum[0] << 8) | sum[1]);
+	uint32_t s = (uint16_t) ~((sum[0] << 8) | sum[1]);
 	for (int i = 0; i < 4; i += 2) {
-		s += (uint16_t)~((from[i] << 8) | from[i + 1]);
+		s += (uint16_t) ~((from[i] << 8) | from[i + 1]);
 		s += (uint32_t)((to[i] << 8) | to[i + 1]);
 	}
 	uint16_t c = (uint16_t)~csum_fold(s);

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # IPv6 forwards: a "::" host address forwards to the IPv4 guest (relayed, since libslirp 4.7
 # cannot cross address families) and is reached over ::1; with -6, an IPv6 guest_addr is
-# forwarded natively. Removing the forward frees the port; UDP across families is refused.
+# forwarded natively. Removing the forward frees the port. UDP forwards cross families through
+# slirpns's own UDP endpoint; through libslirp (--port-fast-path=off) that is refused.
 . "$(dirname "$0")/lib.sh"
 
 sock="$T/api.sock"
@@ -59,7 +60,24 @@ resp=$(call '{"execute":"add_hostfwd","arguments":{"proto":"tcp","host_addr":"12
 echo "$resp" | jq -e '.error.desc | test("IPv4 host_addr cannot forward to an IPv6 guest_addr")' >/dev/null ||
 	fail "IPv4 -> IPv6 guest: $resp"
 
-# UDP across families is refused with a reason, and the daemon lives on.
+# UDP forwards across families go through slirpns's own UDP endpoint (udpfwd.c): an IPv6
+# host address to the IPv4 guest, and an IPv4 host address to the IPv6 guest.
+in_ns "$PY" "$TESTS_DIR/helper.py" udp-echo 0.0.0.0 7053 &
+in_ns "$PY" "$TESTS_DIR/helper.py" udp-echo "$guest6" 7053 &
+sleep 0.3
+resp=$(call '{"execute":"add_hostfwd","arguments":{"proto":"udp","host_addr":"::","host_port":18082,"guest_port":7053}}')
+echo "$resp" | jq -e '.return.host_port == 18082' >/dev/null || fail "UDP [::] -> IPv4 guest: $resp"
+out=$(helper udp-check ::1 18082 --sizes "1-16,1400,8000") || fail "UDP [::1] -> IPv4 guest: $out"
+resp=$(call '{"execute":"add_hostfwd","arguments":{"proto":"udp","host_addr":"127.0.0.1","host_port":18084,"guest_addr":"'"$guest6"'","guest_port":7053}}')
+echo "$resp" | jq -e '.return.host_port == 18084' >/dev/null || fail "UDP 127.0.0.1 -> IPv6 guest: $resp"
+# (up to the MTU: the namespace's IPv6 fragments are not reassembled, as libslirp drops them)
+out=$(helper udp-check 127.0.0.1 18084 --sizes "1-16,1400,1452") || fail "UDP 127.0.0.1 -> IPv6 guest: $out"
+kill -0 "$SLIRPNS_PID" || fail "daemon died"
+stop_slirpns
+
+# Through libslirp (--port-fast-path=off), UDP across families is refused with a reason.
+start_ns
+start_slirpns -c -6 -a "$sock" --port-fast-path=off "$NSPID" tap0
 resp=$(call '{"execute":"add_hostfwd","arguments":{"proto":"udp","host_addr":"::","host_port":18082,"guest_port":53}}')
 echo "$resp" | jq -e '.error.desc | test("IPv6 guest_addr")' >/dev/null || fail "UDP cross: $resp"
 kill -0 "$SLIRPNS_PID" || fail "daemon died"

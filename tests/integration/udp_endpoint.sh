@@ -12,6 +12,10 @@
 #    that cannot be one segmented send); 8000-byte datagrams with the host's loopback at MTU
 #    1500, where the socket refuses UDP_SEGMENT and the flow falls back to sendmmsg;
 #    4 MiB over IPv6;
+#  - UDP forwards (udpfwd.c): the same transfers from a host client bound to 192.0.2.1 through
+#    a forward to an echo server in the namespace, which sees the client's own address; with
+#    offloads, runs of datagrams reach the namespace as UDP GSO frames (segmented_frames),
+#    without them never;
 #  - a port nobody listens on: the namespace's connected socket gets ECONNREFUSED (the daemon
 #    turns the host's refusal into an ICMP port unreachable) within 2 s, IPv4 and IPv6;
 #  - 1,000 flows opened and left idle with --udp-timeout=3: the daemon's fds rise by about
@@ -52,6 +56,27 @@ transfer() { # WHAT SIZE MIB [ADDR]
 	note "$1: $3 MiB of $2-byte datagrams: $out"
 }
 
+# forward_transfer WHAT SIZE MIB: the same from the host, through a UDP forward on
+# 192.0.2.1 (the client bound there) to an echo server in the namespace: udpfwd.c's path. The
+# namespace must see the client's own address (list_connections: the flow's dst_addr).
+add_dummy_if fwd0
+ip addr add 192.0.2.1/24 dev fwd0
+FWD_PORT=17000
+forward_transfer() {
+	local out
+	FWD_PORT=$((FWD_PORT + 1))
+	in_ns "$PY" "$TESTS_DIR/udp_peer.py" echo 10.0.2.100 7100 >/dev/null 2>&1 &
+	retry in_ns sh -c 'grep -q ":1BBC " /proc/net/udp' || fail "$1: no echo in the namespace"
+	api_call '{"execute":"add_hostfwd","arguments":{"proto":"udp","host_addr":"192.0.2.1","host_port":'$FWD_PORT',"guest_port":7100}}' |
+		jq -e '.return.id' >/dev/null || fail "$1: add_hostfwd"
+	out=$(peer transfer 192.0.2.1 "$FWD_PORT" "$2" "$3" 192.0.2.1 2>&1) || fail "$1 forward: $out"
+	note "$1: forward: $3 MiB of $2-byte datagrams: $out"
+	api_call '{"execute":"list_connections"}' |
+		jq -e '[.return.connections[] | select(.proto == "UDP" and .dst_addr == "192.0.2.1")] | length > 0' >/dev/null ||
+		fail "$1: no forward flow from 192.0.2.1: $(api_call '{"execute":"list_connections"}')"
+	[ "$(info .udp_endpoint.forward_clients)" -ge 1 ] || fail "$1: forward_clients: $(info .udp_endpoint)"
+}
+
 for mtu in 1500 65520; do
 	for mode in offload no-offload; do
 		args=(--mtu="$mtu")
@@ -59,6 +84,17 @@ for mtu in 1500 65520; do
 		new_daemon "${args[@]}"
 		transfer "mtu $mtu $mode" 1400 "$MIB"
 		transfer "mtu $mtu $mode" 8000 "$MIB"
+		forward_transfer "mtu $mtu $mode" 1400 "$MIB"
+		forward_transfer "mtu $mtu $mode" 8000 "$MIB"
+		if [ "$mode" = offload ] && [ "$mtu" = 1500 ]; then
+			# Runs of 1400-byte datagrams reach the namespace as UDP GSO frames.
+			[ "$(info .udp_endpoint.segmented_frames)" -gt 0 ] ||
+				fail "no GSO frame to the namespace: $(info .udp_endpoint)"
+		fi
+		if [ "$mode" = no-offload ]; then
+			[ "$(info .udp_endpoint.segmented_frames)" = 0 ] ||
+				fail "a GSO frame without offloads: $(info .udp_endpoint)"
+		fi
 	done
 done
 in_ns ip link show tap0 | grep -q "mtu 65520" || fail "tap0 MTU"
@@ -71,6 +107,7 @@ transfer "sandbox and seccomp" 1400 "$BIG"
 [ "$(info .udp_endpoint.segmented_sends)" -gt 0 ] ||
 	fail "no segmented send in $BIG MiB: $(info .udp_endpoint)"
 transfer "sandbox and seccomp" mixed "$MIB"
+forward_transfer "sandbox and seccomp" 1400 "$BIG"
 note "sends: $(info .udp_endpoint)"
 # A route whose MTU is below a datagram refuses UDP_SEGMENT (EINVAL): the flow falls back to
 # sendmmsg, and the kernel fragments each datagram. Here: the host's own loopback at 1500.

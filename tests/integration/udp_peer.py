@@ -4,7 +4,7 @@
 
   udp_peer.py echo ADDR PORT
       Echo every datagram back to its sender; prints "ready".
-  udp_peer.py transfer ADDR PORT SIZE TOTAL_MIB   (SIZE "mixed": sizes 60-3000 in turn)
+  udp_peer.py transfer ADDR PORT SIZE TOTAL_MIB [BIND]   (SIZE "mixed": sizes 60-3000 in turn)
       Against an echo: TOTAL_MIB of SIZE-byte datagrams, each numbered and filled with bytes
       derived from its number, up to 64 in flight; every echo must come back byte for byte
       (a lost datagram is sent again, at most 20 times). Prints "ok N datagrams, R resent,
@@ -61,6 +61,8 @@ def transfer(args):
     count = int(total * (1 << 20)) // (1400 if size == "mixed" else int(size))
     s = socket.socket(family(addr), socket.SOCK_DGRAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+    if len(args) > 4:
+        s.bind((args[4], 0))
     s.connect((addr, port))
     s.settimeout(0.2)
     pending = {}  # seq -> (sent at, tries)

@@ -965,3 +965,18 @@ Test(connection_info, no_trailing_newline)
 	cr_assert_eq(json_array_size(list), 1);
 	json_decref(list);
 }
+
+/* The forward as the --debug lines name it (forward.c and udpfwd.c alike). */
+Test(forward_text, brackets_ipv6_only)
+{
+	struct forward v4 = {.udp = true, .host_port = 8080, .guest_port = 80};
+	g_strlcpy(v4.host_addr, "127.0.0.1", sizeof(v4.host_addr));
+	g_strlcpy(v4.guest_addr, "10.0.2.100", sizeof(v4.guest_addr));
+	g_autofree char *a = forward_text(&v4);
+	cr_assert_str_eq(a, "udp 127.0.0.1:8080 -> 10.0.2.100:80");
+	struct forward v6 = {.udp = false, .host_port = 1, .guest_port = 2};
+	g_strlcpy(v6.host_addr, "::", sizeof(v6.host_addr));
+	g_strlcpy(v6.guest_addr, "fd00::100", sizeof(v6.guest_addr));
+	g_autofree char *b = forward_text(&v6);
+	cr_assert_str_eq(b, "tcp [::]:1 -> [fd00::100]:2");
+}
