@@ -20,8 +20,10 @@
  *    IPv4 fragments reach us reassembled (ipfrag.c, in datapath.c).
  *  - Namespace -> host: the payloads of one flow's datagrams in a tap batch are gathered and
  *    sent together at the end of the batch (batch_flush(): UDP_SEGMENT, or sendmmsg()).
- *    Host -> namespace: recv() writes straight into the frame being built, after the space
- *    its headers take; the UDP checksum is computed in full. A datagram larger than the
+ *    Host -> namespace: recvmmsg() reads up to RECV_SLOTS datagrams at once, each copied into
+ *    the frame being built, after the space its headers take; a run of one flow's datagrams
+ *    of one size becomes one UDP GSO frame (run_add(), run_emit()), a lone datagram a frame
+ *    with its UDP checksum computed in full. A datagram larger than the
  *    namespace's MTU is cut into IP fragments (IPv6: with a fragment header), as a router
  *    would; the namespace reassembles them.
  *  - Errors: a host socket that reports ECONNREFUSED (the host answered with ICMP port
@@ -33,9 +35,9 @@
  *    Two queues (normal and DNS), each in expiry order, make refresh and expiry O(1); one
  *    loop watch (fd -1) carries the earliest deadline.
  *  - Host sockets are watched by one epoll fd (level-triggered), itself watched by the loop;
- *    a wake-up reads at most RECV_BATCH datagrams per flow, so one busy flow cannot starve the
- *    rest. Flows are only closed outside the epoll batch, so its pointers stay valid.
- * Not done: UDP port forwards still go through libslirp; replies are read one recv() each.
+ *    a wake-up reads at most RECV_ROUNDS recvmmsg() calls of RECV_SLOTS datagrams per flow,
+ *    so one busy flow cannot starve the rest. Flows are only closed outside the epoll batch, so its
+ * pointers stay valid.
  */
 #include "config.h"
 #include "udpout.h"
@@ -54,7 +56,8 @@
 
 #define ETH_HLEN_     14
 #define DNS_EXPIRE_MS 10000
-#define RECV_BATCH    64
+#define RECV_SLOTS    16 /* datagrams per recvmmsg() */
+#define RECV_ROUNDS   4  /* recvmmsg() calls per flow and wake-up */
 #define UDP_MAX       65535
 #define QUOTE_MAX     (40 + 8) /* what an ICMP error quotes of the datagram: IP + UDP header */
 #define HDRS_MAX      (ETH_HLEN_ + 40 + 8)
@@ -127,7 +130,8 @@ struct udpout {
 	struct udpout_stats st;
 	struct send_batch out;
 	struct recv_batch in;
-	bool no_uso; /* the tap refused a UDP GSO frame: one frame per datagram */
+	uint8_t *slots; /* RECV_SLOTS * UDP_MAX for recvmmsg(), once a flow has answers */
+	bool no_uso;    /* the tap refused a UDP GSO frame: one frame per datagram */
 	/* Datagrams to the namespace, built in place: one, or a recv_batch's run of them, and
 	 * room after it for the next recv() (which may start a batch of its own). */
 	uint8_t buf[HDRS_MAX + 2 * UDP_MAX];
@@ -784,20 +788,41 @@ void udpout_flush(struct udpout *u)
 
 /* --- host -> namespace --- */
 
+/* One recvmmsg() into the slots; then each datagram joins the run. <0: errno says why. */
+static int read_round(struct udpout *u, struct flow *fl)
+{
+	struct mmsghdr mm[RECV_SLOTS];
+	struct iovec iov[RECV_SLOTS];
+	if (u->slots == NULL)
+		u->slots = g_malloc((size_t)RECV_SLOTS * UDP_MAX);
+	for (int i = 0; i < RECV_SLOTS; i++) {
+		iov[i] =
+		    (struct iovec){.iov_base = u->slots + (size_t)i * UDP_MAX, .iov_len = UDP_MAX};
+		mm[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
+	}
+	int n = recvmmsg(fl->fd, mm, RECV_SLOTS, MSG_DONTWAIT, NULL);
+	for (int i = 0; i < n; i++) {
+		uint8_t *p = recv_at(u, fl->key.v6);
+		size_t len = MIN(mm[i].msg_len, (unsigned)UDP_MAX);
+		memcpy(p, iov[i].iov_base, len);
+		run_add(u, fl, p, len);
+	}
+	if (n > 0)
+		touch(u, fl, fl->key.fport == 53);
+	return n;
+}
+
+/* Up to RECV_ROUNDS rounds: one busy flow cannot starve the rest. */
 static void flow_readable(struct udpout *u, struct flow *fl)
 {
-	for (int i = 0; i < RECV_BATCH; i++) {
-		uint8_t *p = recv_at(u, fl->key.v6);
-		ssize_t n = recv(fl->fd, p, UDP_MAX, MSG_DONTWAIT);
-		if (n < 0) {
-			if (errno == ECONNREFUSED) {
-				run_flush(u);
-				send_unreachable(u, fl);
-			}
-			return;
+	for (int r = 0; r < RECV_ROUNDS; r++) {
+		int n = read_round(u, fl);
+		if (n < 0 && errno == ECONNREFUSED) {
+			run_flush(u);
+			send_unreachable(u, fl);
 		}
-		touch(u, fl, fl->key.fport == 53);
-		run_add(u, fl, p, (size_t)n);
+		if (n < RECV_SLOTS)
+			return;
 	}
 }
 
@@ -1007,6 +1032,7 @@ void udpout_free(struct udpout *u)
 	g_hash_table_unref(u->reserved);
 	if (u->epfd >= 0)
 		close(u->epfd);
+	g_free(u->slots);
 	g_free(u);
 }
 
