@@ -62,29 +62,11 @@ static char *listener_key(const struct forward *fw)
 	return g_strdup_printf("%s [%s]:%u", fw->udp ? "udp" : "tcp", fw->host_addr, fw->host_port);
 }
 
-static socklen_t make_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	struct sockaddr_in *in = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-	if (inet_pton(AF_INET, addr, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-		return sizeof(*in);
-	}
-	if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		return sizeof(*in6);
-	}
-	return 0;
-}
-
 /* Ask the kernel for a free port on the host address. */
 static bool pick_ephemeral(const struct forward *fw, uint16_t *port, GError **err)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_sockaddr(fw->host_addr, 0, &ss);
+	socklen_t len = sockaddr_parse(fw->host_addr, 0, &ss);
 	autoclose_fd int s =
 	    socket(ss.ss_family, (fw->udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
 	if (s < 0)
@@ -110,8 +92,8 @@ static int host_flags(const struct forward *fw, int family)
 static bool open_once(struct forwarder *f, const struct forward *fw, GError **err)
 {
 	struct sockaddr_storage host, guest;
-	socklen_t hlen = make_sockaddr(fw->host_addr, fw->host_port, &host);
-	socklen_t glen = make_sockaddr(fw->guest_addr, fw->guest_port, &guest);
+	socklen_t hlen = sockaddr_parse(fw->host_addr, fw->host_port, &host);
+	socklen_t glen = sockaddr_parse(fw->guest_addr, fw->guest_port, &guest);
 	if (hlen == 0 || glen == 0)
 		return set_error(err, 0, "bad address");
 	if (fw->udp)
@@ -163,7 +145,7 @@ static void close_slirp(struct forwarder *f, const struct forward *fw)
 		g_hash_table_remove(f->listeners, key);
 	}
 	struct sockaddr_storage host;
-	socklen_t hlen = make_sockaddr(fw->host_addr, fw->host_port, &host);
+	socklen_t hlen = sockaddr_parse(fw->host_addr, fw->host_port, &host);
 	slirp_remove_hostxfwd(f->slirp, (struct sockaddr *)&host, hlen,
 	                      host_flags(fw, host.ss_family));
 }
@@ -218,7 +200,7 @@ static void on_cross_accept(struct loop *l, struct loop_watch *w, short revents,
 static bool cross_listen(struct cross_forward *c, struct forward *fw, GError **err)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = make_sockaddr(fw->host_addr, fw->host_port, &ss);
+	socklen_t len = sockaddr_parse(fw->host_addr, fw->host_port, &ss);
 	c->listen_fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (c->listen_fd < 0)
 		return set_error(err, errno, "socket");
@@ -246,7 +228,7 @@ static bool open_cross(struct forwarder *f, struct forward *fw, GError **err)
 	c->inner = *fw;
 	g_strlcpy(c->inner.host_addr, "127.0.0.1", sizeof(c->inner.host_addr));
 	c->inner.host_port = 0;
-	c->guest_len = make_sockaddr(fw->guest_addr, fw->guest_port, &c->guest);
+	c->guest_len = sockaddr_parse(fw->guest_addr, fw->guest_port, &c->guest);
 	if (!cross_listen(c, fw, err) || !open_slirp(f, &c->inner, err)) {
 		cross_free(c);
 		return false;

@@ -128,29 +128,11 @@ bool udpfwd_enabled(const struct udpfwd *f)
 	return f != NULL && f->enabled;
 }
 
-static socklen_t host_sockaddr(const char *addr, uint16_t port, struct sockaddr_storage *ss)
-{
-	memset(ss, 0, sizeof(*ss));
-	struct sockaddr_in *in = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-	if (inet_pton(AF_INET, addr, &in->sin_addr) == 1) {
-		in->sin_family = AF_INET;
-		in->sin_port = htons(port);
-		return sizeof(*in);
-	}
-	if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(port);
-		return sizeof(*in6);
-	}
-	return 0;
-}
-
 /* A bound, non-blocking socket for the forward; fw->host_port becomes the bound port. */
 static int open_socket(struct forward *fw, GError **err)
 {
 	struct sockaddr_storage ss;
-	socklen_t len = host_sockaddr(fw->host_addr, fw->host_port, &ss);
+	socklen_t len = sockaddr_parse(fw->host_addr, fw->host_port, &ss);
 	if (len == 0)
 		return set_error(err, 0, "bad host_addr \"%s\"", fw->host_addr), -1;
 	autoclose_fd int fd = socket(ss.ss_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);

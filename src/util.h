@@ -4,6 +4,8 @@
 
 #include <glib.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
 
 /* Print "slirpns: <message>" on stderr. */
 void log_error(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
@@ -70,3 +72,6 @@ void close_fdp(int *fd);
 
 /* A hash of n bytes (FNV-1a), for hash table keys that are zero-filled structs. */
 guint hash_bytes(const void *p, size_t n);
+
+/* A numeric IPv4 or IPv6 address and a port as a socket address; 0 if addr is neither. */
+socklen_t sockaddr_parse(const char *addr, uint16_t port, struct sockaddr_storage *ss);
