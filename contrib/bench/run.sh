@@ -33,8 +33,9 @@
 # The veth contender is the physical limit: a root-made net namespace joined to the host by a
 # veth pair, no daemon and no NAT (contenders.sh); rows 8-11 do not apply to it.
 # How: it re-executes itself inside private network, mount and PID namespaces, so traffic only
-# ever goes to loopback, to 192.0.2.1 on a dummy (or ifb) interface it makes there, and to
-# 10.0.2.0/24 inside container namespaces it makes; every process it starts dies with it.
+# ever goes to loopback, to 192.0.2.1 on a dummy (or ifb) interface it makes there, to
+# 10.0.2.0/24 inside container namespaces it makes, and to 198.51.100.2 in the WAN remote's
+# namespace it makes (setup_wan); every process it starts dies with it.
 # Daemons run as an unprivileged user (setpriv), each in a fresh user+net namespace, with
 # podman's flags (contenders.sh). Contenders alternate within every round; bench.py takes the
 # medians over rounds and writes bench-out/{samples.csv,results.csv,results.md,chart.png}.
@@ -87,7 +88,8 @@ check_tools() {
 	[ -x "$SLIRPNS" ] || die "no slirpns binary at $SLIRPNS (run make, or pass its path)"
 	SLIRP4NETNS_BIN=$(command -v slirp4netns) || missing+=(slirp4netns)
 	[ ${#missing[@]} = 0 ] || die "missing: ${missing[*]}. On Debian: apt-get install iperf3 jq \
-socat iproute2 util-linux python3 slirp4netns (optional: passt for pasta, sockperf, gnuplot-nox)"
+socat iproute2 util-linux python3 slirp4netns (optional: passt for pasta, sockperf, gnuplot-nox,
+wrk nginx-light strace)"
 	if ! command -v pasta >/dev/null && [[ " $BENCH_CONTENDERS " == *" pasta "* ]]; then
 		say "pasta is not installed (apt-get install passt): benchmarking without it"
 		BENCH_CONTENDERS=${BENCH_CONTENDERS//pasta/}
