@@ -12,6 +12,8 @@ BUILD=(build-essential autoconf automake pkg-config
 # Programs the integration tests drive: namespaces, peers, real clients of slirp4netns.
 TEST=(iproute2 util-linux procps busybox-static ncat socat jq curl python3 iperf3 mandoc ethtool tcpdump
 	podman runc uidmap rootlesskit slirp4netns docker.io containerd)
+# What `make bench` drives besides the above (contrib/bench/README.md); not run by CI.
+BENCH=(wrk nginx-light strace)
 
 # Building and checking the Debian package (debian/, tests/package.sh).
 PKG=(debhelper dpkg-dev lintian fakeroot)
@@ -22,4 +24,4 @@ if [ "$(id -u)" != 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
-apt-get install -y -q --no-install-recommends "${BUILD[@]}" "${TEST[@]}" "${PKG[@]}"
+apt-get install -y -q --no-install-recommends "${BUILD[@]}" "${TEST[@]}" "${BENCH[@]}" "${PKG[@]}"

@@ -171,12 +171,37 @@ METRICS = [
     ("idle_wakeups", "idle wake-ups (context switches), no traffic", "1/s", False,
      {None: 0.5}, "abs"),
     ("exec_ready", "exec-to-ready", "ms", False, {None: 1.0}, "ratio"),
+    ("http_ns_host", "HTTP keep-alive ns->host nginx (wrk -c32, 1 KiB)", "req/s", True, {},
+     "ratio"),
+    ("httpc_ns_host", "HTTP one connection per request, ns->host nginx", "req/s", True, {},
+     "ratio"),
+    ("http_host_ns", "HTTP keep-alive host 127.0.0.1 forward -> ns nginx", "req/s", True, {},
+     "ratio"),
+    ("httpc_host_ns", "HTTP one connection per request, host forward -> ns nginx", "req/s",
+     True, {}, "ratio"),
+    ("reqcpu_ka_ns_host", "daemon CPU per 1000 requests, HTTP keep-alive ns->host", "ms",
+     False, {}, "ratio"),
+    ("reqcpu_close_ns_host", "daemon CPU per 1000 requests, HTTP close ns->host", "ms",
+     False, {}, "ratio"),
+    ("reqcpu_ka_host_ns", "daemon CPU per 1000 requests, HTTP keep-alive host->ns", "ms",
+     False, {}, "ratio"),
+    ("reqcpu_close_host_ns", "daemon CPU per 1000 requests, HTTP close host->ns", "ms",
+     False, {}, "ratio"),
+    ("sysc_ns_host", "daemon syscalls per keep-alive request, ns->host (strace -c -f)", "1/req",
+     False, {}, "ratio"),
+    ("sysc_host_ns", "daemon syscalls per keep-alive request, host->ns (strace -c -f)", "1/req",
+     False, {}, "ratio"),
+    ("wan_down1", "WAN download (-R), 1 stream, to remote 198.51.100.2", "Gbit/s", True, {},
+     "ratio"),
+    ("wan_down8", "WAN download (-R), 8 streams", "Gbit/s", True, {}, "ratio"),
+    ("wan_up1", "WAN upload, 1 stream", "Gbit/s", True, {}, "ratio"),
+    ("wan_up8", "WAN upload, 8 streams", "Gbit/s", True, {}, "ratio"),
 ]
 
 
 # Rows about the daemon, which veth does not have: its cell reads "n/a".
 def no_veth(metric):
-    return metric.split("_")[0] in ("cpu", "udpcpu", "rss", "idle", "exec")
+    return metric.split("_")[0] in ("cpu", "udpcpu", "rss", "idle", "exec", "reqcpu", "sysc")
 
 
 # Throughput rows, drawn in absolute numbers on the chart.
@@ -335,6 +360,12 @@ def markdown(rows, present):
     lines.append("UDP: iperf3 -u -l 1400, rate and loss at the receiver; the loss rows and "
                  "UDP CPU per GB offer 80% of what slirp4netns received at -b 0 in the same "
                  "round. CPU per GB is per 10^9 bytes received.")
+    lines.append("")
+    lines.append("HTTP: wrk -t2 -c32 against nginx (one process) serving a 1 KiB file; CPU per "
+                 "1000 requests is the daemon's utime+stime over the run; syscalls per request "
+                 "under strace -c -f (wrk -c8, 2 s). WAN: iperf3 -n between the namespace and a "
+                 "remote namespace behind a veth (MTU 1500; delay and NAT: see above); veth "
+                 "reaches it through the host namespace (veth+NAT).")
     for r in missed:
         lines.append("MISS: %s at MTU %s (target %s)" % (r["label"], r["mtu"], r["target"]))
     return "\n".join(lines) + "\n"
@@ -353,7 +384,13 @@ SHORT = {
     "UDP fwd", "udplost0_ns_host": "UDP loss b0 ns->host", "udplost0_host_ns_fwd":
     "UDP loss b0 fwd", "udploss_ns_host": "UDP loss 80% ns->host", "udploss_host_ns_fwd":
     "UDP loss 80% fwd", "udpcpu_ns_host": "CPU/GB UDP ns->host", "udpcpu_host_ns_fwd":
-    "CPU/GB UDP fwd",
+    "CPU/GB UDP fwd", "http_ns_host": "HTTP ka ns->host", "httpc_ns_host": "HTTP close ns->host",
+    "http_host_ns": "HTTP ka host->ns", "httpc_host_ns": "HTTP close host->ns",
+    "reqcpu_ka_ns_host": "CPU/1k req ka ns->host", "reqcpu_close_ns_host":
+    "CPU/1k req close ns->host", "reqcpu_ka_host_ns": "CPU/1k req ka host->ns",
+    "reqcpu_close_host_ns": "CPU/1k req close host->ns", "sysc_ns_host": "syscalls/req ns->host",
+    "sysc_host_ns": "syscalls/req host->ns", "wan_down1": "WAN down 1", "wan_down8": "WAN down 8",
+    "wan_up1": "WAN up 1", "wan_up8": "WAN up 8",
 }
 
 

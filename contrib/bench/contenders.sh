@@ -7,12 +7,13 @@
 # runs it:
 #   slirpns, slirp4netns: --configure --mtu=MTU --enable-sandbox --enable-seccomp
 #                         --enable-ipv6 -r FD --api-socket PATH PID tap0
-#                         then three forwards through the API socket (add_hostfwd);
+#                         then four forwards through the API socket (add_hostfwd);
 #   pasta:                --config-net -m MTU -a 10.0.2.100 -n 24 -g 10.0.2.2 -I tap0
 #                         -t FORWARDS -u FORWARD -T none -U none PID (it daemonizes when
 #                         ready).
 # Forwards: host port BASE -> namespace $PORT_IPERF (TCP and UDP: iperf3 -u sends its data over
-# UDP to the port of its TCP control connection), BASE+1 -> namespace $PORT_CONN (TCP).
+# UDP to the port of its TCP control connection), BASE+1 -> namespace $PORT_CONN (TCP), BASE+2
+# -> namespace $PORT_HTTP (TCP, the namespace's nginx). Instances side by side take bases 3 apart.
 #
 # veth, the physical limit (what rootful bridge networking gives a container): no user
 # namespace and no daemon; a net namespace made by root, joined to the host namespace by a veth
@@ -99,7 +100,7 @@ launch_pasta() {
 	t0=$(now_us)
 	"${AS_USER[@]}" pasta --config-net -q -P "$INST_DIR/pasta.pid" -m "$mtu" \
 		-a 10.0.2.100 -n 24 -g 10.0.2.2 -I tap0 \
-		-t "$base:$PORT_IPERF,$((base + 1)):$PORT_CONN" -u "$base:$PORT_IPERF" -T none -U none \
+		-t "$base:$PORT_IPERF,$((base + 1)):$PORT_CONN,$((base + 2)):$PORT_HTTP" -u "$base:$PORT_IPERF" -T none -U none \
 		"$NSPID" >"$INST_DIR/daemon.log" 2>&1 || rc=$?
 	READY_US=$(($(now_us) - t0))
 	DPID=$(cat "$INST_DIR/pasta.pid" 2>/dev/null)
@@ -120,7 +121,7 @@ api_add_fwd() {
 # api_add_fwds BASE: the forwards of one instance (see the top of this file).
 api_add_fwds() {
 	api_add_fwd tcp "$1" "$PORT_IPERF" && api_add_fwd udp "$1" "$PORT_IPERF" &&
-		api_add_fwd tcp "$(($1 + 1))" "$PORT_CONN"
+		api_add_fwd tcp "$(($1 + 1))" "$PORT_CONN" && api_add_fwd tcp "$(($1 + 2))" "$PORT_HTTP"
 }
 
 # start_instance CONTENDER MTU FORWARD-BASE: namespace + daemon + forwards. Sets NSPID, DPID,

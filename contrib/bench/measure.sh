@@ -41,6 +41,7 @@ iperf3_args() {
 	veth:host_ns_lo) IPERF_AT=host IPERF_ARGS=(-c 10.0.2.100 -p "$PORT_IPERF") ;;
 	*:host_ns_fwd) IPERF_AT=host IPERF_ARGS=(-c 192.0.2.1 -B 192.0.2.1 -p "$FWD_BASE") ;;
 	*:host_ns_lo) IPERF_AT=host IPERF_ARGS=(-c 127.0.0.1 -p "$FWD_BASE") ;;
+	*:wan) IPERF_AT=ns IPERF_ARGS=(-c 198.51.100.2 -p "$PORT_WAN") ;;
 	esac
 }
 
@@ -50,7 +51,7 @@ iperf3_json() {
 	local path=$1 out
 	shift
 	iperf3_args "$path"
-	out=$(run_at "$IPERF_AT" $((BENCH_SECONDS + 60)) iperf3 -J --connect-timeout 5000 \
+	out=$(run_at "$IPERF_AT" $((BENCH_SECONDS + 120)) iperf3 -J --connect-timeout 5000 \
 		"${IPERF_ARGS[@]}" "$@" 2>&1)
 	if ! jq -e '.end.sum_received.bytes > 0' <<<"$out" >/dev/null 2>&1; then
 		warn "iperf3 $path failed: $(jq -r '.error // empty' <<<"$out" 2>/dev/null || echo "$out" | tail -n 2)"
@@ -160,4 +161,77 @@ measure_rss() {
 ctxt_switches() {
 	cat "/proc/$1"/task/*/status 2>/dev/null |
 		awk '/^(non)?voluntary_ctxt_switches:/ { s += $2 } END { print s + 0 }'
+}
+
+# ---- HTTP (nginx, wrk) and WAN rows ---------------------------------------------------------
+# HTTP paths: ns_host, the namespace's wrk -> 10.0.2.2:$PORT_HTTP (the host's nginx on its
+# loopback; veth: the host's end of the veth); host_ns, the host's wrk -> 127.0.0.1 forward
+# FWD_BASE+2 -> the namespace's nginx (veth: directly to 10.0.2.100:$PORT_HTTP).
+http_target() {
+	case $CONTENDER:$1 in
+	*:ns_host) HTTP_AT=ns HTTP_URL=http://10.0.2.2:$PORT_HTTP/1k ;;
+	veth:host_ns) HTTP_AT=host HTTP_URL=http://10.0.2.100:$PORT_HTTP/1k ;;
+	*:host_ns) HTTP_AT=host HTTP_URL=http://127.0.0.1:$((FWD_BASE + 2))/1k ;;
+	esac
+}
+
+# wrk_run PATH SECONDS CONNECTIONS [WRK-ARGS...]: one wrk run; sets WRK_REQS (requests
+# completed) and WRK_RPS; 1 when it failed.
+wrk_run() {
+	local path=$1 secs=$2 conns=$3 out errs
+	shift 3
+	http_target "$path"
+	out=$(run_at "$HTTP_AT" $((secs + 30)) wrk -t2 -c"$conns" -d"${secs}s" "$@" "$HTTP_URL" 2>&1)
+	WRK_REQS=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' <<<"$out")
+	WRK_RPS=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' <<<"$out")
+	if [ -z "$WRK_REQS" ] || [ -z "$WRK_RPS" ] || [ "$WRK_REQS" = 0 ]; then
+		warn "wrk $path failed: $(tail -n 2 <<<"$out")"
+		return 1
+	fi
+	errs=$(grep -E 'Socket errors|Non-2xx' <<<"$out") && warn "wrk $path $*: $errs"
+	return 0
+}
+
+# measure_http PATH ka|close: requests/s over BENCH_SECONDS (close: one connection per
+# request, -H 'Connection: close'), and the daemon's CPU milliseconds per 1,000 requests.
+measure_http() {
+	local path=$1 mode=$2 metric=http before="" after extra=()
+	[ "$mode" = ka ] || metric=httpc extra=(-H 'Connection: close')
+	[ -z "$DPID" ] || before=$(cpu_ticks "$DPID")
+	wrk_run "$path" "$BENCH_SECONDS" 32 "${extra[@]}" || return 0
+	record "${metric}_$path" "$WRK_RPS"
+	[ -n "$before" ] || return 0
+	after=$(cpu_ticks "$DPID") || return 0
+	record "reqcpu_${mode}_$path" "$(awk -v t=$((after - before)) -v hz="$CLK_TCK" \
+		-v n="$WRK_REQS" 'BEGIN { printf "%.4f", t / hz * 1000 / (n / 1000) }')"
+}
+
+# measure_syscalls PATH: the daemon's syscalls (all threads, strace -c -f) per keep-alive
+# request over a 2 s wrk -c8 run. strace slows the daemon down: the rate is not a sample.
+measure_syscalls() {
+	local path=$1 out=$INST_DIR/strace-$1.txt spid calls ok=0 _
+	strace -c -f -p "$DPID" -o "$out" 2>"$INST_DIR/strace-$1.log" &
+	spid=$!
+	for _ in $(seq 100); do
+		grep -q attached "$INST_DIR/strace-$1.log" 2>/dev/null && break
+		sleep 0.02
+	done
+	sleep 0.2 # the other threads
+	wrk_run "$path" 2 8 && ok=1
+	kill -INT "$spid" 2>/dev/null
+	wait "$spid" 2>/dev/null
+	[ "$ok" = 1 ] || return 0
+	calls=$(awk '$NF == "total" { print $4 }' "$out")
+	[ -n "$calls" ] || { warn "strace $path: no total"; return 0; }
+	record "sysc_$path" "$(awk -v c="$calls" -v n="$WRK_REQS" 'BEGIN { printf "%.2f", c / n }')"
+}
+
+# measure_wan down|up STREAMS: iperf3 -n BENCH_WAN_MB MiB with -P STREAMS between the
+# namespace and the WAN remote (down: -R, the remote sends); Gbit/s at the receiver.
+measure_wan() {
+	local dir=$1 streams=$2 rev=() out
+	[ "$dir" = up ] || rev=(-R)
+	out=$(iperf3_json wan -P "$streams" -n "${BENCH_WAN_MB}M" "${rev[@]}") ||
+		{ restart_wan_iperf; return 0; }
+	record "wan_${dir}$streams" "$(jq -r '.end.sum_received.bits_per_second / 1e9' <<<"$out")"
 }
