@@ -792,12 +792,15 @@ static void send_data(struct conn *c)
 
 /* --- the host socket --- */
 
-static void connected(struct conn *c)
+/* The connect() finished; ev without EPOLLERR or EPOLLHUP: it succeeded, no need to ask. */
+static void connected(struct conn *c, uint32_t ev)
 {
 	int err = 0;
 	socklen_t el = sizeof(err);
-	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+	if ((ev & (EPOLLERR | EPOLLHUP)) && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
 		err = errno;
+	if ((ev & (EPOLLERR | EPOLLHUP)) && err == 0)
+		err = ECONNREFUSED; /* a hang-up before the connection was up */
 	if (err == EINPROGRESS || err == EALREADY)
 		return;
 	if (err != 0) {
@@ -820,7 +823,7 @@ static void sock_event(struct conn *c, uint32_t ev)
 		c->rdhup = true;
 	if (c->state == CONNECTING) {
 		if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-			connected(c);
+			connected(c, ev);
 		return;
 	}
 	if (ev & EPOLLERR) {
