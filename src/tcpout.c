@@ -128,8 +128,9 @@ struct tcpout {
 	struct loop_watch *timer;
 	int64_t timer_at;
 	uint16_t ip_id;
-	uint64_t total;    /* outbound connections opened */
-	uint64_t total_in; /* forwarded clients taken */
+	uint64_t iss_secret, iss_count; /* new_iss() */
+	uint64_t total;                 /* outbound connections opened */
+	uint64_t total_in;              /* forwarded clients taken */
 	uint64_t active_in;
 	/* The bounds (bounds.c): half-open connections, oldest first, and bytes held. */
 	const struct bounds *lim;
@@ -868,11 +869,24 @@ static void on_epoll(struct loop *l, struct loop_watch *w, short revents, void *
 
 /* --- frames from the namespace --- */
 
-static uint32_t new_iss(void)
+/*
+ * An initial sequence number: a counter under a secret drawn once (tcpout_new()), mixed so
+ * that one number says nothing about the next, instead of a getrandom() per connection.
+ * The mix is the finaliser of the "splitmix64" generator.
+ */
+static uint32_t new_iss(struct tcpout *t)
 {
-	uint32_t v;
+	uint64_t z = t->iss_secret + ++t->iss_count * 0x9e3779b97f4a7c15ull;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return (uint32_t)(z ^ (z >> 31));
+}
+
+static uint64_t iss_secret(void)
+{
+	uint64_t v;
 	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
-		v = (uint32_t)(loop_now_ms() * 2654435761u);
+		v = (uint64_t)loop_now_ms() * 2654435761u ^ (uint64_t)getpid() << 32;
 	return v;
 }
 
@@ -956,7 +970,7 @@ static bool open_conn(struct tcpout *t, const struct seg *s)
 		c->snd_wscale = (uint8_t)s->wscale;
 		c->rcv_wscale = OUR_WSCALE;
 	}
-	c->iss = new_iss();
+	c->iss = new_iss(t);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->rto_ms = RTO_MIN_MS;
 	c->deadline_ms = c->delack_ms = INT64_MAX;
@@ -1126,7 +1140,7 @@ bool tcpout_take(struct tcpout *t, int client, const struct sockaddr *peer,
 	memcpy(c->guest_mac, t->guest_mac, 6);
 	memcpy(c->gw_mac, t->gw_mac, 6);
 	c->rcv_wscale = OUR_WSCALE;
-	c->iss = new_iss();
+	c->iss = new_iss(t);
 	c->snd_una = c->snd_max = c->iss;
 	c->snd_nxt = c->iss + 1;
 	c->rto_ms = RTO_MIN_MS;
@@ -1255,6 +1269,7 @@ struct tcpout *tcpout_new(const struct options *opt, const struct frame_sink *si
 	t->acks = g_ptr_array_new();
 	t->dead = g_ptr_array_new_with_free_func(g_free);
 	t->timer_at = INT64_MAX;
+	t->iss_secret = iss_secret();
 	t->epfd = -1;
 	t->enabled = true;
 	t->outbound = !opt->outbound_fast_path_off;
