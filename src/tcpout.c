@@ -106,6 +106,7 @@ struct conn {
 	uint16_t mss;
 	bool wnd_blocked; /* the namespace's window stopped us with bytes waiting */
 	bool rdhup;       /* the host peer's FIN has been signalled: read on to end of file */
+	bool host_spoke;  /* an input edge came before ESTABLISHED: bytes may wait unread */
 	bool host_eof;    /* the host socket reached end of file: fin_seq is where */
 	bool fin_sent;    /* our FIN is out (cleared when a retransmission rewinds before it) */
 	unsigned dupacks, retries, rto_ms;
@@ -740,6 +741,32 @@ static bool guest_ack(struct conn *c, const struct seg *s)
 	return !c->dead;
 }
 
+/*
+ * After a peek of *n bytes (of want) into t->buf + hs: does our FIN follow them at once? Then
+ * it rides on their segment, which saves a frame each way (the namespace ACKs both at once).
+ * It does when the end of file is already known to come right there (a retransmission), or
+ * when the peer's FIN has been signalled and the peek was short: then peek on, and whatever
+ * more there is joins *n, until end of file or want.
+ */
+static bool fin_follows(struct conn *c, size_t hs, size_t *n, size_t want)
+{
+	if (c->host_eof)
+		return c->snd_nxt + (uint32_t)*n == c->fin_seq;
+	while (c->rdhup && *n < want) {
+		ssize_t m =
+		    recv(c->fd, c->owner->buf + hs + *n, want - *n, MSG_PEEK | MSG_DONTWAIT);
+		if (m < 0)
+			return false; /* EAGAIN, or an error that the next peek reports */
+		if (m == 0) {
+			c->host_eof = true;
+			c->fin_seq = c->snd_nxt + (uint32_t)*n;
+			return true;
+		}
+		*n += (size_t)m;
+	}
+	return false;
+}
+
 /* Peek what the window allows from the host socket and send it; our FIN at end of file. */
 static void send_data(struct conn *c)
 {
@@ -775,11 +802,17 @@ static void send_data(struct conn *c)
 				c->fin_seq = c->snd_nxt;
 				continue;
 			}
-			emit(c, c->snd_nxt, TH_ACK | TH_PSH, NULL, 0, (size_t)n);
-			c->snd_nxt += (uint32_t)n;
+			size_t len = (size_t)n;
+			bool fin = fin_follows(c, hs, &len, want);
+			emit(c, c->snd_nxt, TH_ACK | TH_PSH | (fin ? TH_FIN : 0), NULL, 0, len);
+			c->snd_nxt += (uint32_t)len;
+			if (fin) {
+				c->fin_sent = true;
+				c->snd_nxt++;
+			}
 			/* A short read emptied the queue; what comes later brings an edge of its
 			 * own (unless the FIN is known to be there already: read on to see it). */
-			if ((size_t)n < want && !c->rdhup) {
+			if (len < want && !c->rdhup) {
 				if (SEQ_GT(c->snd_nxt, c->snd_max))
 					c->snd_max = c->snd_nxt;
 				break;
@@ -822,6 +855,8 @@ static void sock_event(struct conn *c, uint32_t ev)
 	/* Noted in every state: an edge is not repeated for a FIN that is already there. */
 	if (ev & (EPOLLRDHUP | EPOLLHUP))
 		c->rdhup = true;
+	if (c->state != ESTABLISHED && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)))
+		c->host_spoke = true; /* this edge is gone: establish() must look */
 	if (c->state == CONNECTING) {
 		if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
 			connected(c, ev);
@@ -1002,7 +1037,8 @@ static bool establish(struct conn *c, const struct seg *s)
 	c->deadline_ms = INT64_MAX;
 	c->retries = 0;
 	c->rto_ms = RTO_MIN_MS;
-	send_data(c); /* the host may have spoken first */
+	if (c->host_spoke)
+		send_data(c); /* the host spoke first; otherwise its first bytes bring an edge */
 	return !c->dead;
 }
 
@@ -1028,7 +1064,8 @@ static void establish_active(struct conn *c, const struct seg *s)
 	c->retries = 0;
 	c->rto_ms = RTO_MIN_MS;
 	send_ctl(c, c->snd_nxt, TH_ACK);
-	send_data(c); /* the client may have spoken first */
+	if (c->host_spoke)
+		send_data(c); /* the client spoke first; otherwise its bytes bring an edge */
 }
 
 /* A segment for one of our connections; false: c is gone and s opens a new one. */
