@@ -25,14 +25,16 @@
  *    loses some at its tap queue) is kept, up to STASH_CAP bytes, until the hole is filled,
  *    and answered at once with its own duplicate ACK so that the sender resends the hole.
  *    Other ACKs go out once per batch of tap frames (tcpout_flush()), small ones delayed.
- *  - Host -> namespace: nothing is copied into our memory for retransmission. We read with
- *    MSG_PEEK at SO_PEEK_OFF, which leaves the bytes in the host socket's receive queue and
- *    moves the peek offset; when the namespace ACKs bytes we discard them from the queue
+ *  - Host -> namespace: bulk data is not copied into our memory for retransmission. We read
+ *    with MSG_PEEK at SO_PEEK_OFF, which leaves the bytes in the host socket's receive queue
+ *    and moves the peek offset; when the namespace ACKs bytes we discard them from the queue
  *    (MSG_TRUNC). A retransmission (timeout, or three duplicate ACKs) rewinds the peek offset
- *    to the first unacknowledged byte. We send as much as the namespace's window allows, in
- *    frames of up to 64 KiB that the tap's GSO header describes (frame.c), or MSS-sized frames
- *    with full checksums when the tap has no offloads. The host socket is polled for input
- *    only while the window has room, so a full window cannot spin the loop.
+ *    to the first unacknowledged byte. Small answers (up to RTX_SMALL, counted against
+ *    --max-buffered) are read out instead and kept until acknowledged, which saves the
+ *    discarding recv() per request (read_host()). We send as much as the namespace's window allows,
+ * in frames of up to 64 KiB that the tap's GSO header describes (frame.c), or MSS-sized frames with
+ * full checksums when the tap has no offloads. The host socket is polled for input only while the
+ * window has room, so a full window cannot spin the loop.
  *  - Close: the namespace's FIN becomes shutdown(SHUT_WR) once the stash is empty; the
  *    host's end of file becomes our FIN once every byte before it has been sent. The
  *    connection is freed when both FINs are acknowledged. A RST from the namespace closes the
@@ -65,6 +67,7 @@
 #define STASH_CAP   (512u * 1024)
 #define OUR_WSCALE  7
 #define SEG_MAX_GSO (63u * 1024) /* payload of one frame to the namespace with offloads */
+#define RTX_SMALL   4096u        /* host bytes read out and kept for retransmission (rtx) */
 
 #define DELACK_MS   1 /* libslirp delays ACKs up to 2 ms */
 #define RTO_MIN_MS  200
@@ -107,8 +110,12 @@ struct conn {
 	bool wnd_blocked; /* the namespace's window stopped us with bytes waiting */
 	bool rdhup;       /* the host peer's FIN has been signalled: read on to end of file */
 	bool host_spoke;  /* an input edge came before ESTABLISHED: bytes may wait unread */
-	bool host_eof;    /* the host socket reached end of file: fin_seq is where */
-	bool fin_sent;    /* our FIN is out (cleared when a retransmission rewinds before it) */
+	/* Sent bytes from snd_una on that were read out of the host socket (see read_host()):
+	 * the socket's queue starts at snd_una + rtx_len. NULL until first used. */
+	uint8_t *rtx;
+	uint32_t rtx_len;
+	bool host_eof; /* the host socket reached end of file: fin_seq is where */
+	bool fin_sent; /* our FIN is out (cleared when a retransmission rewinds before it) */
 	unsigned dupacks, retries, rto_ms;
 	int64_t deadline_ms; /* INT64_MAX: no timer */
 	GList half_open;     /* in owner->half_open until ESTABLISHED (data: this conn) */
@@ -137,7 +144,7 @@ struct tcpout {
 	const struct bounds *lim;
 	GQueue half_open;
 	GQueue starved;       /* connections to tell when buffer room comes back */
-	uint64_t buffered;    /* in every stash and out-of-order queue */
+	uint64_t buffered;    /* in every stash, out-of-order queue and rtx copy */
 	uint64_t refused;     /* SYNs answered with a RST: --max-tcp connections open */
 	uint64_t evicted;     /* half-open connections reset to make room for a new one */
 	uint64_t buffer_full; /* segments (or their tails) dropped: --max-buffered held */
@@ -424,6 +431,9 @@ static void conn_free_now(struct conn *c)
 	}
 	c->stash = NULL;
 	ooo_clear(c);
+	buffer_release(t, c->rtx_len);
+	c->rtx_len = 0;
+	g_clear_pointer(&c->rtx, g_free);
 	c->dead = true;
 	g_ptr_array_add(t->dead, c);
 }
@@ -678,6 +688,13 @@ static bool guest_data(struct conn *c, const struct seg *s)
  */
 static void discard_acked(struct conn *c, uint32_t n)
 {
+	uint32_t mem = MIN(n, c->rtx_len); /* the oldest bytes are those read out */
+	if (mem > 0) {
+		c->rtx_len -= mem;
+		memmove(c->rtx, c->rtx + mem, c->rtx_len);
+		buffer_release(c->owner, mem);
+		n -= mem;
+	}
 	while (n > 0) {
 		size_t chunk = MIN((size_t)n, sizeof(c->owner->buf));
 		ssize_t r = recv(c->fd, c->owner->buf, chunk, MSG_TRUNC | MSG_DONTWAIT);
@@ -742,6 +759,48 @@ static bool guest_ack(struct conn *c, const struct seg *s)
 }
 
 /*
+ * The host's bytes at snd_nxt, at most *want of them, into t->buf + hs: the recv() result.
+ * Bytes in flight stay in the host socket's queue (MSG_PEEK at SO_PEEK_OFF) for a later
+ * retransmission, and an ACK drops them with a second recv() (discard_acked()). For small
+ * answers that second call is most of the cost, so while nothing is peeked beyond what was
+ * read out (snd_nxt is the queue's head) and RTX_SMALL and the --max-buffered budget have
+ * room, the bytes are read out instead and a copy is kept in c->rtx until acknowledged.
+ * *from_mem is set when the bytes come from that copy (a retransmission): then a short
+ * count does not mean the socket is empty.
+ */
+static ssize_t read_host(struct conn *c, size_t hs, size_t *want, bool *from_mem)
+{
+	struct tcpout *t = c->owner;
+	uint32_t sock_seq = c->snd_una + c->rtx_len;
+	uint8_t *p = t->buf + hs;
+	*from_mem = SEQ_LT(c->snd_nxt, sock_seq);
+	if (*from_mem) {
+		uint32_t off = c->snd_nxt - c->snd_una;
+		size_t n = MIN(*want, (size_t)(c->rtx_len - off));
+		memcpy(p, c->rtx + off, n);
+		/* A whole segment: the rest from the queue's head, which follows the copy. */
+		ssize_t m = n < *want ? recv(c->fd, p + n, *want - n, MSG_PEEK | MSG_DONTWAIT) : 0;
+		if (m > 0)
+			*from_mem = false; /* the queue was read: a short count says it is empty */
+		return (ssize_t)n + MAX(m, 0);
+	}
+	/* Read out only whole segments, or the first one (a small answer is all of it). */
+	size_t room = MIN(RTX_SMALL - c->rtx_len, buffer_left(t));
+	if (c->snd_nxt != sock_seq || room == 0 || (room < *want && c->rtx_len > 0))
+		return recv(c->fd, p, *want, MSG_PEEK | MSG_DONTWAIT);
+	*want = MIN(*want, room);
+	ssize_t n = recv(c->fd, p, *want, MSG_DONTWAIT);
+	if (n > 0) {
+		if (c->rtx == NULL)
+			c->rtx = g_malloc(RTX_SMALL);
+		memcpy(c->rtx + c->rtx_len, p, (size_t)n);
+		c->rtx_len += (uint32_t)n;
+		t->buffered += (size_t)n;
+	}
+	return n;
+}
+
+/*
  * After a peek of *n bytes (of want) into t->buf + hs: does our FIN follow them at once? Then
  * it rides on their segment, which saves a frame each way (the namespace ACKs both at once).
  * It does when the end of file is already known to come right there (a retransmission), or
@@ -789,7 +848,8 @@ static void send_data(struct conn *c)
 			size_t want = MIN(c->snd_wnd - inflight, seg_max);
 			if (c->host_eof)
 				want = MIN(want, (size_t)(c->fin_seq - c->snd_nxt));
-			ssize_t n = recv(c->fd, t->buf + hs, want, MSG_PEEK | MSG_DONTWAIT);
+			bool from_mem;
+			ssize_t n = read_host(c, hs, &want, &from_mem);
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
 				break; /* all sent: the next arrival is an epoll edge */
 			if (n < 0) {
@@ -803,7 +863,9 @@ static void send_data(struct conn *c)
 				continue;
 			}
 			size_t len = (size_t)n;
-			bool fin = fin_follows(c, hs, &len, want);
+			bool fin = from_mem
+			               ? c->host_eof && c->snd_nxt + (uint32_t)len == c->fin_seq
+			               : fin_follows(c, hs, &len, want);
 			emit(c, c->snd_nxt, TH_ACK | TH_PSH | (fin ? TH_FIN : 0), NULL, 0, len);
 			c->snd_nxt += (uint32_t)len;
 			if (fin) {
@@ -812,7 +874,7 @@ static void send_data(struct conn *c)
 			}
 			/* A short read emptied the queue; what comes later brings an edge of its
 			 * own (unless the FIN is known to be there already: read on to see it). */
-			if (len < want && !c->rdhup) {
+			if (len < want && !c->rdhup && !from_mem) {
 				if (SEQ_GT(c->snd_nxt, c->snd_max))
 					c->snd_max = c->snd_nxt;
 				break;
@@ -1347,6 +1409,7 @@ void tcpout_free(struct tcpout *t)
 		if (c->stash != NULL)
 			g_byte_array_unref(c->stash);
 		ooo_clear(c);
+		g_free(c->rtx);
 	}
 	g_hash_table_unref(t->conns);
 	g_ptr_array_unref(t->acks);

@@ -1382,6 +1382,44 @@ Test(tcpout, host_closes_first_then_guest)
 }
 
 /*
+ * Small answers are read out of the host socket and kept in memory until acknowledged
+ * (read_host()), larger ones stay in the socket: a retransmission must send the same bytes
+ * either way, a copy followed by the socket's queue must join without a gap or a repeat, and
+ * the kept bytes count as buffered until the guest acknowledges them.
+ */
+Test(tcpout, small_answers_kept_in_memory_until_acknowledged)
+{
+	uint16_t port;
+	int lfd = host_listener(&port, 0);
+	struct tconn c;
+	guest_connect(&c, lfd, port, 40032, 54000, true, 65535);
+	uint8_t *data = pattern(7, 100 + 3 * MSS);
+	host_write(c.host, data, 100);
+	check_data(expect_seg(500), c.rcv, data, 100, c.snd);
+	cr_assert_eq(tcpout_stats(to).buffered, 100);
+	/* Lost: the timeout sends the same 100 bytes again, from memory. */
+	check_data(expect_seg(RTO_MS + 300), c.rcv, data, 100, c.snd);
+	/* More while those are unacknowledged: from the socket, right after them. */
+	host_write(c.host, data + 100, 3 * MSS);
+	expect_stream(c.rcv + 100, data + 100, 3 * MSS, c.snd, 500);
+	/* All lost again: resent from memory and then the socket, as whole segments. */
+	guest_ack(&c, c.rcv);
+	guest_ack(&c, c.rcv);
+	guest_ack(&c, c.rcv);
+	expect_stream(c.rcv, data, 100 + 3 * MSS, c.snd, 0);
+	guest_ack(&c, c.rcv + 100 + 3 * MSS);
+	cr_assert_eq(tcpout_stats(to).buffered, 0);
+	/* The next answer after everything was acknowledged. */
+	host_write(c.host, "next", 4);
+	check_data(expect_seg(500), c.rcv, (const uint8_t *)"next", 4, c.snd);
+	guest_ack(&c, c.rcv + 4);
+	expect_quiet(RTO_MS + 100, "after everything was acknowledged");
+	cr_assert_eq(tcpout_stats(to).buffered, 0);
+	close(c.host);
+	close(lfd);
+}
+
+/*
  * A host that answers and closes (HTTP with "Connection: close"): when its bytes and its FIN
  * are both there as tcpout reads, the FIN rides on the data segment, one frame instead of
  * two. Lost, the segment is sent again the same way; the guest's ACK of both, then its own
