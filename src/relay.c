@@ -8,8 +8,10 @@
  * coming) or that dst does not take whole (it is full) moves the direction to a pipe for
  * good, the unsent tail first (copy_small()). From then on it moves data with splice(2)
  * through that pipe, so bytes go from one socket buffer to the other without being copied
- * through user space. A piped direction is
- * "src -> pipe -> dst": we read from src only while the pipe has room and write to dst only
+ * through user space. A copy that reads less than its buffer holds stops there, without the
+ * recv() that would fail with EAGAIN (one per request and direction on keep-alive traffic):
+ * poll() reports the next bytes, and POLLRDHUP says when a FIN waits behind them. A piped direction
+ * is "src -> pipe -> dst": we read from src only while the pipe has room and write to dst only
  * while the pipe holds data, which gives backpressure for free (a slow reader stops us
  * reading from the fast writer). When src reaches EOF and the pipe is drained we shut down
  * dst's write side, so half-close works end to end (a client that shuts down writing still
@@ -64,6 +66,7 @@ struct relay {
 	struct direction dir[2]; /* dir[i] moves fd[i] -> fd[1 - i] */
 	bool connecting;         /* fd[1]'s connect() has not completed */
 	bool hup[2];             /* fd[i] reported POLLHUP (it stays so) */
+	bool rdhup[2];           /* fd[i] reported POLLRDHUP or POLLHUP: its EOF is readable */
 	bool parked[2];          /* watch[i] is on fd -1: nothing to wait for on a hung-up fd[i] */
 	struct relay_set *set;
 };
@@ -134,7 +137,7 @@ static void update_events(struct relay *r)
 		const struct direction *out = &r->dir[i], *in = &r->dir[1 - i];
 		short ev = 0;
 		if (!out->src_eof && out->pending < out->cap && !out->pipe_full)
-			ev |= POLLIN;
+			ev |= POLLIN | POLLRDHUP;
 		if (in->pending > 0)
 			ev |= POLLOUT;
 		set_events(r, i, ev);
@@ -227,6 +230,11 @@ static bool copy_small(struct relay *r, int i)
 		w = MAX(w, 0);
 		if (w < n || n == (ssize_t)sizeof(buf))
 			return open_pipe(d, buf + w, (size_t)(n - w));
+		/* A short read took all there was: poll() is level-triggered and says when more
+		 * comes, so skip the recv() that would only fail with EAGAIN. Unless src's peer
+		 * has shut down: then its end of file is there to be read now. */
+		if (!r->rdhup[i])
+			break;
 	}
 	return true;
 }
@@ -284,6 +292,8 @@ static void on_event(struct loop *l, struct loop_watch *w, short revents, void *
 	bool both = (revents & (POLLERR | POLLHUP)) != 0;
 	if (revents & POLLHUP)
 		r->hup[side] = true;
+	if (revents & (POLLHUP | POLLRDHUP))
+		r->rdhup[side] = true;
 	if (r->connecting) {
 		if (side == 0) { /* only errors are watched on a while b connects */
 			if (revents & (POLLERR | POLLHUP))

@@ -25,14 +25,16 @@
  *    loses some at its tap queue) is kept, up to STASH_CAP bytes, until the hole is filled,
  *    and answered at once with its own duplicate ACK so that the sender resends the hole.
  *    Other ACKs go out once per batch of tap frames (tcpout_flush()), small ones delayed.
- *  - Host -> namespace: nothing is copied into our memory for retransmission. We read with
- *    MSG_PEEK at SO_PEEK_OFF, which leaves the bytes in the host socket's receive queue and
- *    moves the peek offset; when the namespace ACKs bytes we discard them from the queue
+ *  - Host -> namespace: bulk data is not copied into our memory for retransmission. We read
+ *    with MSG_PEEK at SO_PEEK_OFF, which leaves the bytes in the host socket's receive queue
+ *    and moves the peek offset; when the namespace ACKs bytes we discard them from the queue
  *    (MSG_TRUNC). A retransmission (timeout, or three duplicate ACKs) rewinds the peek offset
- *    to the first unacknowledged byte. We send as much as the namespace's window allows, in
- *    frames of up to 64 KiB that the tap's GSO header describes (frame.c), or MSS-sized frames
- *    with full checksums when the tap has no offloads. The host socket is polled for input
- *    only while the window has room, so a full window cannot spin the loop.
+ *    to the first unacknowledged byte. Small answers (up to RTX_SMALL, counted against
+ *    --max-buffered) are read out instead and kept until acknowledged, which saves the
+ *    discarding recv() per request (read_host()). We send as much as the namespace's window allows,
+ * in frames of up to 64 KiB that the tap's GSO header describes (frame.c), or MSS-sized frames with
+ * full checksums when the tap has no offloads. The host socket is polled for input only while the
+ * window has room, so a full window cannot spin the loop.
  *  - Close: the namespace's FIN becomes shutdown(SHUT_WR) once the stash is empty; the
  *    host's end of file becomes our FIN once every byte before it has been sent. The
  *    connection is freed when both FINs are acknowledged. A RST from the namespace closes the
@@ -65,6 +67,7 @@
 #define STASH_CAP   (512u * 1024)
 #define OUR_WSCALE  7
 #define SEG_MAX_GSO (63u * 1024) /* payload of one frame to the namespace with offloads */
+#define RTX_SMALL   4096u        /* host bytes read out and kept for retransmission (rtx) */
 
 #define DELACK_MS   1 /* libslirp delays ACKs up to 2 ms */
 #define RTO_MIN_MS  200
@@ -106,8 +109,13 @@ struct conn {
 	uint16_t mss;
 	bool wnd_blocked; /* the namespace's window stopped us with bytes waiting */
 	bool rdhup;       /* the host peer's FIN has been signalled: read on to end of file */
-	bool host_eof;    /* the host socket reached end of file: fin_seq is where */
-	bool fin_sent;    /* our FIN is out (cleared when a retransmission rewinds before it) */
+	bool host_spoke;  /* an input edge came before ESTABLISHED: bytes may wait unread */
+	/* Sent bytes from snd_una on that were read out of the host socket (see read_host()):
+	 * the socket's queue starts at snd_una + rtx_len. NULL until first used. */
+	uint8_t *rtx;
+	uint32_t rtx_len;
+	bool host_eof; /* the host socket reached end of file: fin_seq is where */
+	bool fin_sent; /* our FIN is out (cleared when a retransmission rewinds before it) */
 	unsigned dupacks, retries, rto_ms;
 	int64_t deadline_ms; /* INT64_MAX: no timer */
 	GList half_open;     /* in owner->half_open until ESTABLISHED (data: this conn) */
@@ -128,14 +136,15 @@ struct tcpout {
 	struct loop_watch *timer;
 	int64_t timer_at;
 	uint16_t ip_id;
-	uint64_t total;    /* outbound connections opened */
-	uint64_t total_in; /* forwarded clients taken */
+	uint64_t iss_secret, iss_count; /* new_iss() */
+	uint64_t total;                 /* outbound connections opened */
+	uint64_t total_in;              /* forwarded clients taken */
 	uint64_t active_in;
 	/* The bounds (bounds.c): half-open connections, oldest first, and bytes held. */
 	const struct bounds *lim;
 	GQueue half_open;
 	GQueue starved;       /* connections to tell when buffer room comes back */
-	uint64_t buffered;    /* in every stash and out-of-order queue */
+	uint64_t buffered;    /* in every stash, out-of-order queue and rtx copy */
 	uint64_t refused;     /* SYNs answered with a RST: --max-tcp connections open */
 	uint64_t evicted;     /* half-open connections reset to make room for a new one */
 	uint64_t buffer_full; /* segments (or their tails) dropped: --max-buffered held */
@@ -422,6 +431,9 @@ static void conn_free_now(struct conn *c)
 	}
 	c->stash = NULL;
 	ooo_clear(c);
+	buffer_release(t, c->rtx_len);
+	c->rtx_len = 0;
+	g_clear_pointer(&c->rtx, g_free);
 	c->dead = true;
 	g_ptr_array_add(t->dead, c);
 }
@@ -676,6 +688,13 @@ static bool guest_data(struct conn *c, const struct seg *s)
  */
 static void discard_acked(struct conn *c, uint32_t n)
 {
+	uint32_t mem = MIN(n, c->rtx_len); /* the oldest bytes are those read out */
+	if (mem > 0) {
+		c->rtx_len -= mem;
+		memmove(c->rtx, c->rtx + mem, c->rtx_len);
+		buffer_release(c->owner, mem);
+		n -= mem;
+	}
 	while (n > 0) {
 		size_t chunk = MIN((size_t)n, sizeof(c->owner->buf));
 		ssize_t r = recv(c->fd, c->owner->buf, chunk, MSG_TRUNC | MSG_DONTWAIT);
@@ -739,6 +758,74 @@ static bool guest_ack(struct conn *c, const struct seg *s)
 	return !c->dead;
 }
 
+/*
+ * The host's bytes at snd_nxt, at most *want of them, into t->buf + hs: the recv() result.
+ * Bytes in flight stay in the host socket's queue (MSG_PEEK at SO_PEEK_OFF) for a later
+ * retransmission, and an ACK drops them with a second recv() (discard_acked()). For small
+ * answers that second call is most of the cost, so while nothing is peeked beyond what was
+ * read out (snd_nxt is the queue's head) and RTX_SMALL and the --max-buffered budget have
+ * room, the bytes are read out instead and a copy is kept in c->rtx until acknowledged.
+ * *from_mem is set when the bytes come from that copy (a retransmission): then a short
+ * count does not mean the socket is empty.
+ */
+static ssize_t read_host(struct conn *c, size_t hs, size_t *want, bool *from_mem)
+{
+	struct tcpout *t = c->owner;
+	uint32_t sock_seq = c->snd_una + c->rtx_len;
+	uint8_t *p = t->buf + hs;
+	*from_mem = SEQ_LT(c->snd_nxt, sock_seq);
+	if (*from_mem) {
+		uint32_t off = c->snd_nxt - c->snd_una;
+		size_t n = MIN(*want, (size_t)(c->rtx_len - off));
+		memcpy(p, c->rtx + off, n);
+		/* A whole segment: the rest from the queue's head, which follows the copy. */
+		ssize_t m = n < *want ? recv(c->fd, p + n, *want - n, MSG_PEEK | MSG_DONTWAIT) : 0;
+		if (m > 0)
+			*from_mem = false; /* the queue was read: a short count says it is empty */
+		return (ssize_t)n + MAX(m, 0);
+	}
+	/* Read out only whole segments, or the first one (a small answer is all of it). */
+	size_t room = MIN(RTX_SMALL - c->rtx_len, buffer_left(t));
+	if (c->snd_nxt != sock_seq || room == 0 || (room < *want && c->rtx_len > 0))
+		return recv(c->fd, p, *want, MSG_PEEK | MSG_DONTWAIT);
+	*want = MIN(*want, room);
+	ssize_t n = recv(c->fd, p, *want, MSG_DONTWAIT);
+	if (n > 0) {
+		if (c->rtx == NULL)
+			c->rtx = g_malloc(RTX_SMALL);
+		memcpy(c->rtx + c->rtx_len, p, (size_t)n);
+		c->rtx_len += (uint32_t)n;
+		t->buffered += (size_t)n;
+	}
+	return n;
+}
+
+/*
+ * After a peek of *n bytes (of want) into t->buf + hs: does our FIN follow them at once? Then
+ * it rides on their segment, which saves a frame each way (the namespace ACKs both at once).
+ * It does when the end of file is already known to come right there (a retransmission), or
+ * when the peer's FIN has been signalled and the peek was short: then peek on, and whatever
+ * more there is joins *n, until end of file or want.
+ */
+static bool fin_follows(struct conn *c, size_t hs, size_t *n, size_t want)
+{
+	if (c->host_eof)
+		return c->snd_nxt + (uint32_t)*n == c->fin_seq;
+	while (c->rdhup && *n < want) {
+		ssize_t m =
+		    recv(c->fd, c->owner->buf + hs + *n, want - *n, MSG_PEEK | MSG_DONTWAIT);
+		if (m < 0)
+			return false; /* EAGAIN, or an error that the next peek reports */
+		if (m == 0) {
+			c->host_eof = true;
+			c->fin_seq = c->snd_nxt + (uint32_t)*n;
+			return true;
+		}
+		*n += (size_t)m;
+	}
+	return false;
+}
+
 /* Peek what the window allows from the host socket and send it; our FIN at end of file. */
 static void send_data(struct conn *c)
 {
@@ -761,7 +848,8 @@ static void send_data(struct conn *c)
 			size_t want = MIN(c->snd_wnd - inflight, seg_max);
 			if (c->host_eof)
 				want = MIN(want, (size_t)(c->fin_seq - c->snd_nxt));
-			ssize_t n = recv(c->fd, t->buf + hs, want, MSG_PEEK | MSG_DONTWAIT);
+			bool from_mem;
+			ssize_t n = read_host(c, hs, &want, &from_mem);
 			if (n < 0 && (errno == EAGAIN || errno == EINTR))
 				break; /* all sent: the next arrival is an epoll edge */
 			if (n < 0) {
@@ -774,11 +862,19 @@ static void send_data(struct conn *c)
 				c->fin_seq = c->snd_nxt;
 				continue;
 			}
-			emit(c, c->snd_nxt, TH_ACK | TH_PSH, NULL, 0, (size_t)n);
-			c->snd_nxt += (uint32_t)n;
+			size_t len = (size_t)n;
+			bool fin = from_mem
+			               ? c->host_eof && c->snd_nxt + (uint32_t)len == c->fin_seq
+			               : fin_follows(c, hs, &len, want);
+			emit(c, c->snd_nxt, TH_ACK | TH_PSH | (fin ? TH_FIN : 0), NULL, 0, len);
+			c->snd_nxt += (uint32_t)len;
+			if (fin) {
+				c->fin_sent = true;
+				c->snd_nxt++;
+			}
 			/* A short read emptied the queue; what comes later brings an edge of its
 			 * own (unless the FIN is known to be there already: read on to see it). */
-			if ((size_t)n < want && !c->rdhup) {
+			if (len < want && !c->rdhup && !from_mem) {
 				if (SEQ_GT(c->snd_nxt, c->snd_max))
 					c->snd_max = c->snd_nxt;
 				break;
@@ -792,12 +888,15 @@ static void send_data(struct conn *c)
 
 /* --- the host socket --- */
 
-static void connected(struct conn *c)
+/* The connect() finished; ev without EPOLLERR or EPOLLHUP: it succeeded, no need to ask. */
+static void connected(struct conn *c, uint32_t ev)
 {
 	int err = 0;
 	socklen_t el = sizeof(err);
-	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
+	if ((ev & (EPOLLERR | EPOLLHUP)) && getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0)
 		err = errno;
+	if ((ev & (EPOLLERR | EPOLLHUP)) && err == 0)
+		err = ECONNREFUSED; /* a hang-up before the connection was up */
 	if (err == EINPROGRESS || err == EALREADY)
 		return;
 	if (err != 0) {
@@ -818,9 +917,11 @@ static void sock_event(struct conn *c, uint32_t ev)
 	/* Noted in every state: an edge is not repeated for a FIN that is already there. */
 	if (ev & (EPOLLRDHUP | EPOLLHUP))
 		c->rdhup = true;
+	if (c->state != ESTABLISHED && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)))
+		c->host_spoke = true; /* this edge is gone: establish() must look */
 	if (c->state == CONNECTING) {
 		if (ev & (EPOLLOUT | EPOLLERR | EPOLLHUP))
-			connected(c);
+			connected(c, ev);
 		return;
 	}
 	if (ev & EPOLLERR) {
@@ -865,11 +966,24 @@ static void on_epoll(struct loop *l, struct loop_watch *w, short revents, void *
 
 /* --- frames from the namespace --- */
 
-static uint32_t new_iss(void)
+/*
+ * An initial sequence number: a counter under a secret drawn once (tcpout_new()), mixed so
+ * that one number says nothing about the next, instead of a getrandom() per connection.
+ * The mix is the finaliser of the "splitmix64" generator.
+ */
+static uint32_t new_iss(struct tcpout *t)
 {
-	uint32_t v;
+	uint64_t z = t->iss_secret + ++t->iss_count * 0x9e3779b97f4a7c15ull;
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return (uint32_t)(z ^ (z >> 31));
+}
+
+static uint64_t iss_secret(void)
+{
+	uint64_t v;
 	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
-		v = (uint32_t)(loop_now_ms() * 2654435761u);
+		v = (uint64_t)loop_now_ms() * 2654435761u ^ (uint64_t)getpid() << 32;
 	return v;
 }
 
@@ -953,7 +1067,7 @@ static bool open_conn(struct tcpout *t, const struct seg *s)
 		c->snd_wscale = (uint8_t)s->wscale;
 		c->rcv_wscale = OUR_WSCALE;
 	}
-	c->iss = new_iss();
+	c->iss = new_iss(t);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->rto_ms = RTO_MIN_MS;
 	c->deadline_ms = c->delack_ms = INT64_MAX;
@@ -985,7 +1099,8 @@ static bool establish(struct conn *c, const struct seg *s)
 	c->deadline_ms = INT64_MAX;
 	c->retries = 0;
 	c->rto_ms = RTO_MIN_MS;
-	send_data(c); /* the host may have spoken first */
+	if (c->host_spoke)
+		send_data(c); /* the host spoke first; otherwise its first bytes bring an edge */
 	return !c->dead;
 }
 
@@ -1011,7 +1126,8 @@ static void establish_active(struct conn *c, const struct seg *s)
 	c->retries = 0;
 	c->rto_ms = RTO_MIN_MS;
 	send_ctl(c, c->snd_nxt, TH_ACK);
-	send_data(c); /* the client may have spoken first */
+	if (c->host_spoke)
+		send_data(c); /* the client spoke first; otherwise its bytes bring an edge */
 }
 
 /* A segment for one of our connections; false: c is gone and s opens a new one. */
@@ -1123,7 +1239,7 @@ bool tcpout_take(struct tcpout *t, int client, const struct sockaddr *peer,
 	memcpy(c->guest_mac, t->guest_mac, 6);
 	memcpy(c->gw_mac, t->gw_mac, 6);
 	c->rcv_wscale = OUR_WSCALE;
-	c->iss = new_iss();
+	c->iss = new_iss(t);
 	c->snd_una = c->snd_max = c->iss;
 	c->snd_nxt = c->iss + 1;
 	c->rto_ms = RTO_MIN_MS;
@@ -1252,6 +1368,7 @@ struct tcpout *tcpout_new(const struct options *opt, const struct frame_sink *si
 	t->acks = g_ptr_array_new();
 	t->dead = g_ptr_array_new_with_free_func(g_free);
 	t->timer_at = INT64_MAX;
+	t->iss_secret = iss_secret();
 	t->epfd = -1;
 	t->enabled = true;
 	t->outbound = !opt->outbound_fast_path_off;
@@ -1292,6 +1409,7 @@ void tcpout_free(struct tcpout *t)
 		if (c->stash != NULL)
 			g_byte_array_unref(c->stash);
 		ooo_clear(c);
+		g_free(c->rtx);
 	}
 	g_hash_table_unref(t->conns);
 	g_ptr_array_unref(t->acks);

@@ -23,7 +23,7 @@ struct tcpout_stats {
 	uint64_t active;    /* outbound, open now */
 	/* Against the bounds (bounds.c): */
 	uint64_t half_open;   /* connections not yet established */
-	uint64_t buffered;    /* bytes held for the host */
+	uint64_t buffered;    /* bytes held for the host (and small answers for the namespace) */
 	uint64_t refused;     /* SYNs refused: --max-tcp connections were open */
 	uint64_t evicted;     /* half-open connections reset: --max-half-open were waiting */
 	uint64_t buffer_full; /* segments cut short: --max-buffered bytes were held */

@@ -93,7 +93,8 @@ DUMP_PID=$!
 start_slirpns -c --pcap="$T/live.pcap" "$NSPID" tap0
 out=$(in_ns "$PY" "$TESTS_DIR/helper.py" tcp-send 10.0.2.2 7001 live) || fail "TCP failed"
 [ "$out" = live ] || fail "TCP echo returned '$out'"
-retry grep -qE '10\.0\.2\.2\.7001 > 10\.0\.2\.100\.[0-9]+: Flags \[F\.\]' "$T/live.dump" ||
+# The host's FIN: on its own or, when tcpout reads the echo and the FIN together, on the data.
+retry grep -qE '10\.0\.2\.2\.7001 > 10\.0\.2\.100\.[0-9]+: Flags \[FP?\.\]' "$T/live.dump" ||
 	fail "the live tcpdump did not see the connection: $(cat "$T/live.dump" "$T/live.err")"
 stop_slirpns
 wait_exit "$DUMP_PID" 5 || fail "tcpdump did not see the end of the FIFO"

@@ -141,7 +141,8 @@ static void setup(void)
 static void teardown(void)
 {
 	if (dp != NULL)
-		cr_expect_eq(datapath_stats(dp)->frames_dropped, 0, "frames lost on the socketpair");
+		cr_expect_eq(datapath_stats(dp)->frames_dropped, 0,
+		             "frames lost on the socketpair");
 	stop();
 }
 
@@ -651,6 +652,29 @@ static void expect_stream(uint32_t seq, const uint8_t *expect, size_t len, uint3
 	}
 }
 
+/*
+ * The host's last bytes data[0..len) at seq, then our FIN: on the same segment when tcpout
+ * knew of the host's FIN as it read them (it usually does), or on the next. Returns the FIN's
+ * sequence number.
+ */
+static uint32_t expect_data_then_fin(uint32_t seq, const uint8_t *data, size_t len, uint32_t ack)
+{
+	struct seg *s = expect_seg(500);
+	cr_assert_eq(s->flags & (TH_SYN | TH_RST | TH_ACK), TH_ACK, "flags 0x%02x", s->flags);
+	cr_assert_eq(s->seq, seq);
+	cr_assert_eq(s->len, len, "segment of %zu bytes, expected %zu", s->len, len);
+	cr_assert_arr_eq(s->data, data, len);
+	cr_assert_eq(s->ack, ack);
+	if (!(s->flags & TH_FIN)) {
+		s = expect_seg(500);
+		cr_assert_eq(s->flags, TH_FIN | TH_ACK,
+		             "no FIN after the host's bytes (flags 0x%02x)", s->flags);
+		cr_assert_eq(s->seq, seq + (uint32_t)len);
+		cr_assert_eq(s->len, 0);
+	}
+	return seq + (uint32_t)len;
+}
+
 /* ---- the tests -------------------------------------------------------------------------- */
 
 Test(tcpout, handshake_and_data_both_ways)
@@ -896,8 +920,10 @@ Test(tcpout, handshake_ack_is_not_a_duplicate_ack)
 	uint8_t *data = pattern(0, 3 * MSS);
 	host_write(c.host, data, 3 * MSS);
 	host_wait_delivered(c.host);
+	/* The loop sees the bytes' edge while the handshake is not done: it must not be lost. */
+	round1();
 	cr_assert(gsend(&c.fl, TH_ACK, c.snd, c.rcv, c.win, NULL, 0));
-	/* The host's bytes go out with the handshake's ACK, not in a later loop round. */
+	/* The host's bytes go out with the handshake's ACK: no later edge would bring them. */
 	collect();
 	cr_assert(!g_queue_is_empty(&rx), "the banner was not sent on the handshake's ACK");
 	expect_stream(c.rcv, data, 3 * MSS, c.snd, 500);
@@ -1326,13 +1352,7 @@ static void host_closes_first(struct tconn *c)
 {
 	host_write(c->host, "bye", 3);
 	cr_assert_eq(shutdown(c->host, SHUT_WR), 0);
-	struct seg *s = expect_seg(500);
-	uint32_t fin_seq = c->rcv + 3;
-	check_data(s, c->rcv, (const uint8_t *)"bye", 3, c->snd);
-	s = expect_seg(500);
-	cr_assert_eq(s->flags, TH_FIN | TH_ACK);
-	cr_assert_eq(s->seq, fin_seq);
-	cr_assert_eq(s->len, 0);
+	uint32_t fin_seq = expect_data_then_fin(c->rcv, (const uint8_t *)"bye", 3, c->snd);
 	guest_ack(c, fin_seq + 1);
 	expect_none_now("the ACK of our FIN");
 
@@ -1340,7 +1360,7 @@ static void host_closes_first(struct tconn *c)
 	uint8_t buf[4];
 	host_read(c->host, buf, 4, 500);
 	cr_assert_arr_eq(buf, "more", 4);
-	s = expect_seg(100); /* the delayed ACK of "more" */
+	struct seg *s = expect_seg(100); /* the delayed ACK of "more" */
 	cr_assert_eq(s->flags, TH_ACK);
 	cr_assert_eq(s->ack, c->snd);
 	cr_assert_eq(tcpout_stats(to).active, 1);
@@ -1355,6 +1375,82 @@ Test(tcpout, host_closes_first_then_guest)
 	host_closes_first(&c);
 	/* The guest's FIN: EOF on the host, and the connection is done. */
 	cr_assert(gsend(&c.fl, TH_FIN | TH_ACK, c.snd, c.rcv, c.win, NULL, 0));
+	host_expect_end(c.host, 0, 500);
+	cr_assert_eq(tcpout_stats(to).active, 0);
+	close(c.host);
+	close(lfd);
+}
+
+/*
+ * Small answers are read out of the host socket and kept in memory until acknowledged
+ * (read_host()), larger ones stay in the socket: a retransmission must send the same bytes
+ * either way, a copy followed by the socket's queue must join without a gap or a repeat, and
+ * the kept bytes count as buffered until the guest acknowledges them.
+ */
+Test(tcpout, small_answers_kept_in_memory_until_acknowledged)
+{
+	uint16_t port;
+	int lfd = host_listener(&port, 0);
+	struct tconn c;
+	guest_connect(&c, lfd, port, 40032, 54000, true, 65535);
+	uint8_t *data = pattern(7, 100 + 3 * MSS);
+	host_write(c.host, data, 100);
+	check_data(expect_seg(500), c.rcv, data, 100, c.snd);
+	cr_assert_eq(tcpout_stats(to).buffered, 100);
+	/* Lost: the timeout sends the same 100 bytes again, from memory. */
+	check_data(expect_seg(RTO_MS + 300), c.rcv, data, 100, c.snd);
+	/* More while those are unacknowledged: from the socket, right after them. */
+	host_write(c.host, data + 100, 3 * MSS);
+	expect_stream(c.rcv + 100, data + 100, 3 * MSS, c.snd, 500);
+	/* All lost again: resent from memory and then the socket, as whole segments. */
+	guest_ack(&c, c.rcv);
+	guest_ack(&c, c.rcv);
+	guest_ack(&c, c.rcv);
+	expect_stream(c.rcv, data, 100 + 3 * MSS, c.snd, 0);
+	guest_ack(&c, c.rcv + 100 + 3 * MSS);
+	cr_assert_eq(tcpout_stats(to).buffered, 0);
+	/* The next answer after everything was acknowledged. */
+	host_write(c.host, "next", 4);
+	check_data(expect_seg(500), c.rcv, (const uint8_t *)"next", 4, c.snd);
+	guest_ack(&c, c.rcv + 4);
+	expect_quiet(RTO_MS + 100, "after everything was acknowledged");
+	cr_assert_eq(tcpout_stats(to).buffered, 0);
+	close(c.host);
+	close(lfd);
+}
+
+/*
+ * A host that answers and closes (HTTP with "Connection: close"): when its bytes and its FIN
+ * are both there as tcpout reads, the FIN rides on the data segment, one frame instead of
+ * two. Lost, the segment is sent again the same way; the guest's ACK of both, then its own
+ * FIN, end the connection.
+ */
+Test(tcpout, fin_rides_on_the_last_data)
+{
+	uint16_t port;
+	int lfd = host_listener(&port, 0);
+	struct tconn c;
+	guest_connect(&c, lfd, port, 40031, 53000, true, 65535);
+	host_write(c.host, "bye", 3);
+	cr_assert_eq(shutdown(c.host, SHUT_WR), 0);
+	host_wait_delivered(c.host);
+	usleep(20000);                            /* the FIN too */
+	for (int round = 0; round < 2; round++) { /* sent, then (not acknowledged) resent */
+		struct seg *s = expect_seg(round == 0 ? 500 : RTO_MS + 300);
+		cr_assert_eq(s->flags & (TH_SYN | TH_RST | TH_FIN | TH_ACK), TH_FIN | TH_ACK,
+		             "round %d: flags 0x%02x, not data with FIN", round, s->flags);
+		cr_assert_eq(s->seq, c.rcv);
+		cr_assert_eq(s->len, 3);
+		cr_assert_arr_eq(s->data, "bye", 3);
+		expect_none_now("a FIN of its own");
+	}
+	guest_ack(&c, c.rcv + 4);
+	expect_none_now("the ACK of the data and FIN");
+	cr_assert(gsend(&c.fl, TH_FIN | TH_ACK, c.snd, c.rcv, c.win, NULL, 0));
+	struct seg *s = sent_now();
+	cr_assert_not_null(s, "the guest's FIN was not acknowledged");
+	cr_assert_eq(s->flags, TH_ACK);
+	cr_assert_eq(s->ack, c.snd + 1);
 	host_expect_end(c.host, 0, 500);
 	cr_assert_eq(tcpout_stats(to).active, 0);
 	close(c.host);
@@ -1741,11 +1837,7 @@ Test(tcpout, host_answers_and_closes_before_connect_is_seen)
 	c.rcv = s->seq + 1;
 	c.snd = 52001;
 	cr_assert(gsend(&c.fl, TH_ACK, c.snd, c.rcv, 65535, NULL, 0));
-	s = expect_seg(500);
-	check_data(s, c.rcv, (const uint8_t *)"bye\n", 4, c.snd);
-	s = expect_seg(500);
-	cr_assert(s->flags & TH_FIN, "no FIN after the host's bytes (flags 0x%02x)", s->flags);
-	cr_assert_eq(s->seq, c.rcv + 4);
+	expect_data_then_fin(c.rcv, (const uint8_t *)"bye\n", 4, c.snd);
 	close(h);
 	close(lfd);
 }
