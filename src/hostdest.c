@@ -71,3 +71,11 @@ bool hostdest_for(const struct options *o, bool v6, const uint8_t faddr[16], uin
 	*sl = sizeof(*sin6);
 	return dest6(o, faddr, sin6);
 }
+
+void hostdest_gateway_mac(const struct options *o, uint8_t mac[6])
+{
+	struct in_addr gw = addr4_offset(o->net, 2);
+	mac[0] = 0x52;
+	mac[1] = 0x55;
+	memcpy(mac + 2, &gw, 4);
+}

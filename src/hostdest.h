@@ -14,3 +14,6 @@
  */
 bool hostdest_for(const struct options *o, bool v6, const uint8_t faddr[16], uint16_t port,
                   struct sockaddr_storage *ss, socklen_t *sl);
+
+/* libslirp's MAC address for the gateway and every address beyond it: 52:55 and network+2. */
+void hostdest_gateway_mac(const struct options *o, uint8_t mac[6]);

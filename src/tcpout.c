@@ -1375,11 +1375,7 @@ struct tcpout *tcpout_new(const struct options *opt, const struct frame_sink *si
 	t->lim = &opt->bounds;
 	g_queue_init(&t->half_open);
 	g_queue_init(&t->starved);
-	/* libslirp's own MAC for the gateway and every remote address: 52:55 and network+2. */
-	struct in_addr gw = addr4_offset(opt->net, 2);
-	t->gw_mac[0] = 0x52;
-	t->gw_mac[1] = 0x55;
-	memcpy(t->gw_mac + 2, &gw, 4);
+	hostdest_gateway_mac(opt, t->gw_mac);
 	if (t->enabled && !peek_off_works()) {
 		log_warn(
 		    "outbound fast path off: this kernel cannot peek at an offset (SO_PEEK_OFF)");

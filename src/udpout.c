@@ -130,11 +130,13 @@ struct udpout {
 	struct udpout_stats st;
 	struct send_batch out;
 	struct recv_batch in;
-	uint8_t *slots; /* RECV_SLOTS * UDP_MAX for recvmmsg(), once a flow has answers */
-	bool no_uso;    /* the tap refused a UDP GSO frame: one frame per datagram */
-	/* Datagrams to the namespace, built in place: one, or a recv_batch's run of them, and
-	 * room after it for the next recv() (which may start a batch of its own). */
-	uint8_t buf[HDRS_MAX + 2 * UDP_MAX];
+	uint8_t *slots; /* RECV_SLOTS * UDP_MAX for recvmmsg(), once a datagram comes */
+	size_t rx_len[RECV_SLOTS];
+	struct sockaddr_storage rx_from[RECV_SLOTS]; /* forward clients' addresses */
+	socklen_t rx_from_len[RECV_SLOTS];
+	bool no_uso; /* the tap refused a UDP GSO frame: one frame per datagram */
+	/* Datagrams to the namespace, built in place: one, or a recv_batch's run of them. */
+	uint8_t buf[HDRS_MAX + UDP_MAX];
 	uint8_t frag[HDRS_MAX + FRAG6_HLEN + 65536];
 };
 
@@ -430,28 +432,18 @@ static void run_flush(struct udpout *u)
 	b->n = b->len = 0;
 }
 
-/* Where the next datagram from the host is to be read: after the run, if there is one. */
-static uint8_t *recv_at(struct udpout *u, bool v6)
-{
-	struct recv_batch *b = &u->in;
-	if (b->fl != NULL)
-		return u->buf + payload_at(b->fl) + b->len;
-	return u->buf + ETH_HLEN_ + (v6 ? 40 : 20) + 8;
-}
-
-/* n bytes for fl were just read at p (from recv_at()): join the run, or start one. */
-static void run_add(struct udpout *u, struct flow *fl, uint8_t *p, size_t n)
+/* n bytes from the host for fl, at src: they join the run, or start one. */
+static void run_add(struct udpout *u, struct flow *fl, const uint8_t *src, size_t n)
 {
 	struct recv_batch *b = &u->in;
 	if (b->fl != NULL && run_joins(u, b, fl, n)) {
+		memcpy(u->buf + payload_at(fl) + b->len, src, n);
 		b->n++;
 		b->len += n;
 		return;
 	}
 	run_flush(u);
-	uint8_t *at = u->buf + payload_at(fl);
-	if (at != p)
-		memmove(at, p, n);
+	memcpy(u->buf + payload_at(fl), src, n);
 	b->fl = fl;
 	b->n = 1;
 	b->seg = b->len = n;
@@ -783,13 +775,15 @@ bool udpout_input(struct udpout *u, const uint8_t *frame, size_t len)
 void udpout_flush(struct udpout *u)
 {
 	batch_flush(u);
-	run_flush(u);
 }
 
 /* --- host -> namespace --- */
 
-/* One recvmmsg() into the slots; then each datagram joins the run. <0: errno says why. */
-static int read_round(struct udpout *u, struct flow *fl)
+/*
+ * One recvmmsg() from fd into the slots (with the senders' addresses when named); <0: errno
+ * says why. Datagram i is then u->slots + i * UDP_MAX, u->rx_len[i] bytes long.
+ */
+static int recv_round(struct udpout *u, int fd, bool named)
 {
 	struct mmsghdr mm[RECV_SLOTS];
 	struct iovec iov[RECV_SLOTS];
@@ -798,25 +792,34 @@ static int read_round(struct udpout *u, struct flow *fl)
 	for (int i = 0; i < RECV_SLOTS; i++) {
 		iov[i] =
 		    (struct iovec){.iov_base = u->slots + (size_t)i * UDP_MAX, .iov_len = UDP_MAX};
-		mm[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
+		mm[i] =
+		    (struct mmsghdr){.msg_hdr = {.msg_name = named ? &u->rx_from[i] : NULL,
+		                                 .msg_namelen = named ? sizeof(u->rx_from[i]) : 0,
+		                                 .msg_iov = &iov[i],
+		                                 .msg_iovlen = 1}};
 	}
-	int n = recvmmsg(fl->fd, mm, RECV_SLOTS, MSG_DONTWAIT, NULL);
+	int n = recvmmsg(fd, mm, RECV_SLOTS, MSG_DONTWAIT, NULL);
 	for (int i = 0; i < n; i++) {
-		uint8_t *p = recv_at(u, fl->key.v6);
-		size_t len = MIN(mm[i].msg_len, (unsigned)UDP_MAX);
-		memcpy(p, iov[i].iov_base, len);
-		run_add(u, fl, p, len);
+		u->rx_len[i] = MIN(mm[i].msg_len, (unsigned)UDP_MAX);
+		u->rx_from_len[i] = mm[i].msg_hdr.msg_namelen;
 	}
-	if (n > 0)
-		touch(u, fl, fl->key.fport == 53);
 	return n;
+}
+
+static const uint8_t *slot(const struct udpout *u, int i)
+{
+	return u->slots + (size_t)i * UDP_MAX;
 }
 
 /* Up to RECV_ROUNDS rounds: one busy flow cannot starve the rest. */
 static void flow_readable(struct udpout *u, struct flow *fl)
 {
 	for (int r = 0; r < RECV_ROUNDS; r++) {
-		int n = read_round(u, fl);
+		int n = recv_round(u, fl->fd, false);
+		for (int i = 0; i < n; i++)
+			run_add(u, fl, slot(u, i), u->rx_len[i]);
+		if (n > 0)
+			touch(u, fl, fl->key.fport == 53);
 		if (n < 0 && errno == ECONNREFUSED) {
 			run_flush(u);
 			send_unreachable(u, fl);
@@ -839,12 +842,6 @@ void udpout_poll(struct udpout *u)
 }
 
 /* --- clients of UDP port forwards (udpfwd.c reads them) --- */
-
-uint8_t *udpout_client_buffer(struct udpout *u, bool v6_guest, size_t *cap)
-{
-	*cap = UDP_MAX;
-	return recv_at(u, v6_guest);
-}
 
 static bool v4_loopback(const uint8_t *a)
 {
@@ -905,15 +902,16 @@ static struct flow *client_flow(struct udpout *u, const struct udpout_client *c,
 	return fl;
 }
 
-void udpout_client_datagram(struct udpout *u, const struct udpout_client *c, uint8_t *p, size_t n)
+static void client_datagram(struct udpout *u, const struct udpout_client *c, int i)
 {
-	if (!u->enabled || !u->have_guest_mac) {
+	const struct sockaddr *from = (const struct sockaddr *)&u->rx_from[i];
+	if (!u->have_guest_mac) {
 		u->st.client_dropped++;
 		return;
 	}
 	struct flow_key k = {.v6 = c->v6_guest, .gport = c->guest_port};
 	memcpy(k.gaddr, c->guest_addr, c->v6_guest ? 16 : 4);
-	client_view(u, c->from, c->v6_guest, k.faddr, &k.fport);
+	client_view(u, from, c->v6_guest, k.faddr, &k.fport);
 	struct flow *fl = g_hash_table_lookup(u->flows, &k);
 	if (fl != NULL && !fl->client) { /* the namespace's own flow to that address: not ours */
 		u->st.client_dropped++;
@@ -921,11 +919,25 @@ void udpout_client_datagram(struct udpout *u, const struct udpout_client *c, uin
 	}
 	if (fl == NULL)
 		fl = client_flow(u, c, &k);
-	memcpy(&fl->peer, c->from, c->from_len); /* the latest client seen the same way */
-	fl->peer_len = c->from_len;
+	memcpy(&fl->peer, from, u->rx_from_len[i]); /* the latest client seen the same way */
+	fl->peer_len = u->rx_from_len[i];
 	memcpy(fl->guest_mac, u->guest_mac, 6);
 	touch(u, fl, false);
-	run_add(u, fl, p, n);
+	run_add(u, fl, slot(u, i), u->rx_len[i]);
+}
+
+void udpout_client_readable(struct udpout *u, const struct udpout_client *c)
+{
+	if (!u->enabled)
+		return;
+	for (int r = 0; r < RECV_ROUNDS; r++) {
+		int n = recv_round(u, c->fd, true);
+		for (int i = 0; i < n; i++)
+			client_datagram(u, c, i);
+		if (n < RECV_SLOTS)
+			break;
+	}
+	run_flush(u);
 	arm_timer(u);
 }
 
@@ -1000,11 +1012,7 @@ struct udpout *udpout_new(const struct options *opt, const struct frame_sink *si
 	u->reserved = g_hash_table_new_full(end_hash, end_equal, g_free, NULL);
 	g_queue_init(&u->idle);
 	g_queue_init(&u->dns);
-	/* libslirp's own MAC for the gateway and every remote address: 52:55 and network+2. */
-	struct in_addr gw = addr4_offset(opt->net, 2);
-	u->gw_mac[0] = 0x52;
-	u->gw_mac[1] = 0x55;
-	memcpy(u->gw_mac + 2, &gw, 4);
+	hostdest_gateway_mac(opt, u->gw_mac);
 	u->epfd = -1;
 	u->enabled = !opt->outbound_fast_path_off;
 	if (u->enabled && (u->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0) {

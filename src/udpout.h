@@ -41,8 +41,7 @@ void udpout_free(struct udpout *u);
  */
 bool udpout_input(struct udpout *u, const uint8_t *frame, size_t len);
 
-/* Send what udpout_input() gathered, and the run of datagrams read for the namespace; the
- * datapath calls it at the end of each tap batch, udpfwd.c after each read batch. */
+/* Send what udpout_input() gathered; the datapath calls it at the end of each tap batch. */
 void udpout_flush(struct udpout *u);
 
 /*
@@ -58,23 +57,19 @@ void udpout_release(struct udpout *u, const char *guest_addr, uint16_t guest_por
 void udpout_poll(struct udpout *u);
 
 /*
- * Clients of UDP port forwards (udpfwd.c owns the forwards' sockets). A datagram from a
- * client is read into udpout_client_buffer() (cap bytes at most) and handed over, with that
- * pointer, to udpout_client_datagram() (then udpout_flush() after a batch): it reaches
- * guest_addr:guest_port from the client's address (the gateway's for a loopback or other-family
- * client), and what the namespace answers from there goes back to the client through fd.
- * udpout_forget_socket(): fd is closing; its flows end.
+ * Clients of UDP port forwards (udpfwd.c owns the forwards' sockets). When fd is readable,
+ * udpout_client_readable() reads its datagrams (several per recvmmsg(), a few calls at most):
+ * each reaches guest_addr:guest_port from its client's address (the gateway's for a loopback
+ * or other-family client), and what the namespace answers from there goes back to that client
+ * through fd. udpout_forget_socket(): fd is closing; its flows end.
  */
 struct udpout_client {
 	int fd;
-	const struct sockaddr *from;
-	socklen_t from_len;
 	bool v6_guest;
 	uint8_t guest_addr[16]; /* IPv4 in the first 4 bytes */
 	uint16_t guest_port;
 };
-uint8_t *udpout_client_buffer(struct udpout *u, bool v6_guest, size_t *cap);
-void udpout_client_datagram(struct udpout *u, const struct udpout_client *c, uint8_t *p, size_t n);
+void udpout_client_readable(struct udpout *u, const struct udpout_client *c);
 void udpout_forget_socket(struct udpout *u, int fd);
 /* The namespace's MAC address (the tap's), before it has sent anything. */
 void udpout_set_guest_mac(struct udpout *u, const uint8_t mac[6]);
