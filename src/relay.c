@@ -10,13 +10,13 @@
  * through that pipe, so bytes go from one socket buffer to the other without being copied
  * through user space. A copy that reads less than its buffer holds stops there, without the
  * recv() that would fail with EAGAIN (one per request and direction on keep-alive traffic):
- * poll() reports the next bytes, and POLLRDHUP says when a FIN waits behind them. A piped direction
- * is "src -> pipe -> dst": we read from src only while the pipe has room and write to dst only
- * while the pipe holds data, which gives backpressure for free (a slow reader stops us
- * reading from the fast writer). When src reaches EOF and the pipe is drained we shut down
- * dst's write side, so half-close works end to end (a client that shuts down writing still
- * gets its reply). An error on either socket (reset, refused connect) aborts the pair: the
- * other side is closed with SO_LINGER 0 so the peer sees a reset too, not a clean EOF.
+ * poll() reports the next bytes, and POLLRDHUP says when a FIN waits behind them. A piped
+ * direction is "src -> pipe -> dst": we read from src only while the pipe has room and write to dst
+ * only while the pipe holds data, which gives backpressure for free (a slow reader stops us reading
+ * from the fast writer). When src reaches EOF and the pipe is drained we shut down dst's write
+ * side, so half-close works end to end (a client that shuts down writing still gets its reply). An
+ * error on either socket (reset, refused connect) aborts the pair: the other side is closed with
+ * SO_LINGER 0 so the peer sees a reset too, not a clean EOF.
  *
  * The second socket may still be connecting: it is first watched for POLLOUT and checked with
  * SO_ERROR before any data moves.

@@ -31,10 +31,10 @@
  *    (MSG_TRUNC). A retransmission (timeout, or three duplicate ACKs) rewinds the peek offset
  *    to the first unacknowledged byte. Small answers (up to RTX_SMALL, counted against
  *    --max-buffered) are read out instead and kept until acknowledged, which saves the
- *    discarding recv() per request (read_host()). We send as much as the namespace's window allows,
- * in frames of up to 64 KiB that the tap's GSO header describes (frame.c), or MSS-sized frames with
- * full checksums when the tap has no offloads. The host socket is polled for input only while the
- * window has room, so a full window cannot spin the loop.
+ *    discarding recv() per request (read_host()). We send as much as the namespace's window
+ *    allows, in frames of up to 64 KiB that the tap's GSO header describes (frame.c), or
+ *    MSS-sized frames with full checksums when the tap has no offloads. The host socket is
+ *    polled for input only while the window has room, so a full window cannot spin the loop.
  *  - Close: the namespace's FIN becomes shutdown(SHUT_WR) once the stash is empty; the
  *    host's end of file becomes our FIN once every byte before it has been sent. The
  *    connection is freed when both FINs are acknowledged. A RST from the namespace closes the
