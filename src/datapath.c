@@ -10,8 +10,8 @@
  * Calls go one way only: the datapath calls the endpoints; they send frames back through the
  * struct frame_sink they were given (sink.h) and never name this file, nor one another.
  *
- * Input: the tap is read in bounded batches (until EAGAIN, at most TAP_BATCH frames, and no
- * longer than TAP_BATCH_NS) so one wake-up moves many frames and a flood cannot starve the
+ * Input: the tap is read in bounded batches (until no frame is ready, at most TAP_BATCH frames,
+ * and no longer than TAP_BATCH_NS) so one wake-up moves many frames and a flood cannot starve the
  * host sockets or the API. The time bound matters when libslirp is slow per frame: it looks
  * up UDP sockets in a list, so with 4,000 flows each datagram costs ~100 us, and 128 of them
  * kept the API waiting 40 ms per round. Each frame is offered first, before any checksum work,
@@ -22,6 +22,9 @@
  * reassembled datagram is offered to the UDP endpoint, the rest goes to libslirp. At the end of a
  * batch tcpout_flush() sends the ACKs the batch made due, and udpout_flush() the datagrams
  * the UDP endpoint gathered (one send per flow and batch).
+ *
+ * Frames come from the io_uring multishot read of tapring.c where the kernel has it (no system
+ * call per frame; the loop then polls the ring's fd), else from read(2) on the tap.
  *
  * Output: plain frames (libslirp's, and the TCP endpoint's without offloads) go through
  * tap_write(), which adds the virtio-net header the tap expects; the TCP endpoint's large
@@ -39,6 +42,7 @@
 #include "ipfrag.h"
 #include "pcap.h"
 #include "tap.h"
+#include "tapring.h"
 #include "util.h"
 
 #include <net/if.h>
@@ -53,6 +57,7 @@
 
 struct datapath {
 	struct tap tap;
+	struct tapring *ring; /* the tap read through io_uring (tapring.c), or NULL: read(2) */
 	struct datapath_stats stats;
 	struct engine *engine; /* libslirp: every frame no other endpoint takes */
 	struct tcpout *tcp;    /* offered every frame first; or NULL */
@@ -70,12 +75,25 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static void open_ring(struct datapath *dp)
+{
+	g_autoptr(GError) err = NULL;
+	size_t frame_max = dp->tap.vnet ? sizeof(dp->frame) : dp->tap.mtu + 64u;
+	dp->ring = tapring_new(dp->tap.fd, MIN(frame_max, sizeof(dp->frame)), &err);
+	if (dp->ring == NULL)
+		log_debug("tap: read(2) per frame: %s", err->message);
+	else
+		log_debug("tap: read through io_uring (multishot)");
+}
+
 struct datapath *datapath_new(const struct options *opt, int tapfd)
 {
 	struct datapath *dp = g_new0(struct datapath, 1);
 	tap_init(&dp->tap, tapfd, opt->mtu);
 	dp->observe = slirpns_debug;
 	dp->frags = ipfrag_new();
+	if (tapfd >= 0 && !opt->io_uring_off)
+		open_ring(dp);
 	return dp;
 }
 
@@ -84,6 +102,7 @@ void datapath_free(struct datapath *dp)
 	if (dp == NULL)
 		return;
 	ipfrag_free(dp->frags);
+	tapring_free(dp->ring);
 	g_free(dp);
 }
 
@@ -205,7 +224,9 @@ bool datapath_tap_readable(struct datapath *dp, GError **err)
 	bool ok = true;
 	int64_t start = now_ns();
 	for (int i = 0; i < TAP_BATCH; i++) {
-		ssize_t n = tap_read_raw(&dp->tap, dp->frame, sizeof(dp->frame), err);
+		uint8_t *buf = dp->frame;
+		ssize_t n = dp->ring != NULL ? tapring_read(dp->ring, &buf, err)
+		                             : tap_read_raw(&dp->tap, buf, sizeof(dp->frame), err);
 		if (n <= 0) {
 			ok = n == 0;
 			break;
@@ -213,7 +234,7 @@ bool datapath_tap_readable(struct datapath *dp, GError **err)
 		dp->stats.frames_in++;
 		dp->stats.bytes_in +=
 		    (uint64_t)n - MIN((size_t)n, dp->tap.vnet ? dp->tap.vnet_len : 0);
-		frame_in(dp, dp->frame, (size_t)n);
+		frame_in(dp, buf, (size_t)n);
 		if (i % 16 == 15 && now_ns() - start > TAP_BATCH_NS)
 			break;
 	}
@@ -222,6 +243,21 @@ bool datapath_tap_readable(struct datapath *dp, GError **err)
 	if (dp->udp != NULL)
 		udpout_flush(dp->udp);
 	return ok;
+}
+
+int datapath_poll_fd(const struct datapath *dp)
+{
+	return dp->ring != NULL ? tapring_fd(dp->ring) : dp->tap.fd;
+}
+
+const char *datapath_tap_reads(const struct datapath *dp)
+{
+	return dp->ring != NULL ? "io_uring" : "read";
+}
+
+struct tapring_stats datapath_ring_stats(const struct datapath *dp)
+{
+	return dp->ring != NULL ? *tapring_stats(dp->ring) : (struct tapring_stats){0};
 }
 
 bool datapath_offload(const struct datapath *dp)

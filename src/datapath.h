@@ -5,6 +5,7 @@
 #include "engine.h"
 #include "options.h"
 #include "sink.h"
+#include "tapring.h"
 #include "tcpout.h"
 #include "udpout.h"
 
@@ -34,6 +35,16 @@ void datapath_set_endpoints(struct datapath *dp, struct engine *e, struct tcpout
 
 /* Read every frame the tap has (bounded) and hand each to its endpoint. false: tap gone. */
 bool datapath_tap_readable(struct datapath *dp, GError **err);
+/*
+ * The fd to poll for POLLIN before datapath_tap_readable(): the io_uring that reads the tap
+ * (tapring.c) where the kernel allows it, else the tap. A tap that goes away fails the ring's
+ * read as it fails read(2): datapath_tap_readable() then says so.
+ */
+int datapath_poll_fd(const struct datapath *dp);
+/* How the tap is read: "io_uring" or "read". */
+const char *datapath_tap_reads(const struct datapath *dp);
+/* The ring's counters (all 0 without one). */
+struct tapring_stats datapath_ring_stats(const struct datapath *dp);
 /* Whether the tap carries virtio-net headers (offloads on). */
 bool datapath_offload(const struct datapath *dp);
 const struct datapath_stats *datapath_stats(const struct datapath *dp);

@@ -190,6 +190,11 @@ static json_t *backend_info(void *opaque)
 	              (json_int_t)fs.slirp_total, "direct_connections", (json_int_t)ts.total_in,
 	              "direct_active", (json_int_t)ts.active_in, "relayed_ipv6_connections",
 	              (json_int_t)cross->total));
+	struct tapring_stats rs = datapath_ring_stats(d->dp);
+	json_object_set_new(info, "tap_reads",
+	                    json_pack("{s:s,s:I,s:I}", "via", datapath_tap_reads(d->dp), "submits",
+	                              (json_int_t)rs.arms, "out_of_buffers",
+	                              (json_int_t)rs.out_of_buffers));
 	json_object_set_new(info, "outbound_fast_path",
 	                    json_pack("{s:b,s:I,s:I}", "enabled", ts.enabled, "connections",
 	                              (json_int_t)ts.total, "active", (json_int_t)ts.active));
@@ -343,7 +348,7 @@ static void open_link(struct daemon *d)
 			die("%s", err->message);
 		return;
 	}
-	loop_watch_fd(d->loop, d->tapfd, POLLIN, on_tap, d);
+	loop_watch_fd(d->loop, datapath_poll_fd(d->dp), POLLIN, on_tap, d);
 }
 
 static void open_pcap(struct daemon *d)

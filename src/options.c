@@ -42,6 +42,7 @@ enum {
 	OPT_NO_OFFLOAD,
 	OPT_PORT_FAST_PATH,
 	OPT_OUTBOUND_FAST_PATH,
+	OPT_IO_URING,
 	OPT_PCAP,
 	OPT_PCAP_MAX_SIZE,
 	OPT_DEBUG,
@@ -79,6 +80,7 @@ static const struct option long_opts[] = {
     {"no-offload", no_argument, NULL, OPT_NO_OFFLOAD},
     {"port-fast-path", required_argument, NULL, OPT_PORT_FAST_PATH},
     {"outbound-fast-path", required_argument, NULL, OPT_OUTBOUND_FAST_PATH},
+    {"io-uring", required_argument, NULL, OPT_IO_URING},
     {"publish", required_argument, NULL, 'p'},
     {"pcap", required_argument, NULL, OPT_PCAP},
     {"pcap-max-size", required_argument, NULL, OPT_PCAP_MAX_SIZE},
@@ -130,6 +132,9 @@ static const char help_text[] =
     "--outbound-fast-path=MODE  auto (default): TCP connections the namespace\n"
     "                         opens to the host or beyond are relayed by slirpns\n"
     "                         itself, bypassing libslirp; off: all through libslirp\n"
+    "--io-uring=MODE          auto (default): read the tap through io_uring, no\n"
+    "                         system call per frame (Linux 6.7+, else read(2));\n"
+    "                         off: read(2) per frame\n"
     "-p, --publish=[ADDR:]HOSTPORT:GUESTPORT[/tcp|/udp]\n"
     "                         forward a host port to the namespace (repeatable;\n"
     "                         IPv6 ADDR in brackets, HOSTPORT 0 = ephemeral)\n"
@@ -166,6 +171,15 @@ static gboolean fail(GError **err, const char *fmt, ...)
 	va_end(ap);
 	g_set_error_literal(err, SLIRPNS_ERROR, SLIRPNS_ERROR_USAGE, msg);
 	return FALSE;
+}
+
+/* A MODE of auto or off; *off says which. */
+static bool parse_auto_off(const char *name, const char *arg, bool *off, GError **err)
+{
+	if (strcmp(arg, "auto") != 0 && strcmp(arg, "off") != 0)
+		return fail(err, "%s: '%s' is not auto or off", name, arg);
+	*off = strcmp(arg, "off") == 0;
+	return true;
 }
 
 bool parse_uint(const char *s, unsigned long max, unsigned long *out)
@@ -608,21 +622,12 @@ static bool apply_option(int c, const char *arg, struct options *opt, bool *mac_
 		*mac_given = true;
 		return true;
 	case OPT_PORT_FAST_PATH:
-		if (strcmp(arg, "auto") == 0)
-			opt->port_fast_path_off = false;
-		else if (strcmp(arg, "off") == 0)
-			opt->port_fast_path_off = true;
-		else
-			return fail(err, "--port-fast-path: '%s' is not auto or off", arg);
-		return true;
+		return parse_auto_off("--port-fast-path", arg, &opt->port_fast_path_off, err);
 	case OPT_OUTBOUND_FAST_PATH:
-		if (strcmp(arg, "auto") == 0)
-			opt->outbound_fast_path_off = false;
-		else if (strcmp(arg, "off") == 0)
-			opt->outbound_fast_path_off = true;
-		else
-			return fail(err, "--outbound-fast-path: '%s' is not auto or off", arg);
-		return true;
+		return parse_auto_off("--outbound-fast-path", arg, &opt->outbound_fast_path_off,
+		                      err);
+	case OPT_IO_URING:
+		return parse_auto_off("--io-uring", arg, &opt->io_uring_off, err);
 	case OPT_NO_OFFLOAD:
 		opt->no_offload = true;
 		return true;

@@ -17,7 +17,7 @@
 _slirpns_long_opts="--configure --exit-fd= --ready-fd= --mtu= --cidr= --cidr6= --enable-ipv6
 --api-socket= --disable-host-loopback --no-host-loopback --netns-type= --userns-path=
 --enable-sandbox --create-sandbox --enable-seccomp --outbound-addr= --outbound-addr6=
---disable-dns --macaddress= --target-type= --no-offload --port-fast-path= --outbound-fast-path= --publish= --pcap=
+--disable-dns --macaddress= --target-type= --no-offload --port-fast-path= --outbound-fast-path= --io-uring= --publish= --pcap=
 --pcap-max-size= --debug --max-tcp= --max-half-open= --max-udp= --max-buffered= --udp-timeout= --help --version"
 _slirpns_short_opts="-c -e -r -m -6 -a -p -h -v"
 
@@ -26,7 +26,7 @@ _slirpns_takes_arg() {
 	case $1 in
 	-e | -r | -m | -a | -p | --exit-fd | --ready-fd | --mtu | --cidr | --cidr6 | --api-socket | \
 		--netns-type | --userns-path | --outbound-addr | --outbound-addr6 | --macaddress | \
-		--target-type | --port-fast-path | --outbound-fast-path | --publish | --pcap | --pcap-max-size | \
+		--target-type | --port-fast-path | --outbound-fast-path | --io-uring | --publish | --pcap | --pcap-max-size | \
 		--max-tcp | --max-half-open | --max-udp | --max-buffered | --udp-timeout) return 0 ;;
 	esac
 	return 1
@@ -42,7 +42,7 @@ _slirpns_values() {
 	--target-type)
 		mapfile -t COMPREPLY < <(compgen -W "netns bess" -- "$cur")
 		;;
-	--port-fast-path | --outbound-fast-path)
+	--port-fast-path | --outbound-fast-path | --io-uring)
 		mapfile -t COMPREPLY < <(compgen -W "auto off" -- "$cur")
 		;;
 	-a | --api-socket | --userns-path | --pcap)
