@@ -1461,8 +1461,8 @@ Test(options, bad_bounds)
 	FAILS("--max-half-open: '-1' is not a count", "--max-half-open=-1", "1");
 	FAILS("--max-half-open: 20 is more than --max-tcp (10)", "--max-tcp=10",
 	      "--max-half-open=20", "1");
-	FAILS("--max-buffered: '65535' is not a size of at least 65536 bytes", "--max-buffered=65535",
-	      "1");
+	FAILS("--max-buffered: '65535' is not a size of at least 65536 bytes",
+	      "--max-buffered=65535", "1");
 	FAILS("--max-buffered: '1T'", "--max-buffered=1T", "1");
 }
 

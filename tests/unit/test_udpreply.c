@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define GW "10.0.2.2"
+#define GW    "10.0.2.2"
 #define GUEST "10.0.2.100"
 
 static struct in_addr a4(const char *s)
@@ -86,7 +86,8 @@ static int udp_socket(uint16_t *port)
 
 static struct sockaddr_in guest_ep(uint16_t port)
 {
-	return (struct sockaddr_in){.sin_family = AF_INET, .sin_port = htons(port), .sin_addr = a4(GUEST)};
+	return (struct sockaddr_in){
+	    .sin_family = AF_INET, .sin_port = htons(port), .sin_addr = a4(GUEST)};
 }
 
 Test(udpreply, bind_is_captured_between_begin_and_end)
