@@ -6,7 +6,8 @@
  * listener and clients), then whatever libslirp wants watched (engine_poll_prepare). The poll
  * timeout is the nearest of libslirp's needs, its timers and our watches' deadlines, so an idle
  * daemon sleeps. After poll() our watches' callbacks run first (the tap's callback feeds frames
- * to libslirp), then libslirp handles its sockets once for the whole round.
+ * to libslirp), then libslirp handles its sockets once for the whole round, and last the
+ * round-end callback (the datapath writes the frames it queued) before the next poll().
  *
  * Watches removed during a round are only marked, and freed when the round is over, so a
  * callback may remove any watch, itself included.
@@ -30,6 +31,8 @@ struct loop_watch {
 
 struct loop {
 	struct engine *engine;
+	void (*round_end)(void *data); /* before the next poll(): see loop_at_round_end() */
+	void *round_end_data;
 	GPtrArray *watches; /* of struct loop_watch * */
 	GArray *pollfds;    /* of struct pollfd */
 	bool quit;
@@ -87,6 +90,12 @@ void loop_unwatch(struct loop *l, struct loop_watch *w)
 {
 	w->removed = true;
 	w->cb = NULL;
+}
+
+void loop_at_round_end(struct loop *l, void (*cb)(void *data), void *data)
+{
+	l->round_end = cb;
+	l->round_end_data = data;
 }
 
 void loop_quit(struct loop *l, int code)
@@ -157,6 +166,8 @@ static int loop_round(struct loop *l, int max_timeout_ms)
 	dispatch_watches(l, n);
 	if (!l->quit)
 		engine_poll_done(l->engine, l->pollfds, false);
+	if (l->round_end != NULL)
+		l->round_end(l->round_end_data);
 	sweep_removed(l);
 	return 0;
 }

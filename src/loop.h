@@ -23,6 +23,8 @@ void loop_watch_set_deadline(struct loop_watch *w, int64_t deadline_ms);
 /* Stop watching; safe from within any callback. Does not close the fd. */
 void loop_unwatch(struct loop *l, struct loop_watch *w);
 
+/* Call cb(data) at the end of every round, after every callback and libslirp (one at most). */
+void loop_at_round_end(struct loop *l, void (*cb)(void *data), void *data);
 /* Run until loop_quit(); returns the exit code given there. */
 int loop_run(struct loop *l);
 void loop_quit(struct loop *l, int code);
