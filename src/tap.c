@@ -119,6 +119,18 @@ ssize_t tap_fixup(struct tap *t, uint8_t *buf, size_t n, uint8_t **frame)
 	return fix_incoming(t, &h, *frame, len) ? (ssize_t)len : TAP_DROPPED;
 }
 
+/* One frame: to the queue if there is one and it takes the frame, else writev(2). */
+static bool send_iov(struct tap *t, const struct iovec *iov, int cnt)
+{
+	if (t->queue != NULL && t->queue(t->queue_opaque, iov, cnt))
+		return true;
+	ssize_t n;
+	do
+		n = writev(t->fd, iov, cnt);
+	while (n < 0 && errno == EINTR);
+	return n >= 0;
+}
+
 bool tap_write(struct tap *t, const void *frame, size_t len)
 {
 	uint8_t hdr[64] = {0};
@@ -142,11 +154,7 @@ bool tap_write(struct tap *t, const void *frame, size_t len)
 	} else {
 		iov[cnt++] = (struct iovec){.iov_base = (void *)frame, .iov_len = len};
 	}
-	ssize_t n;
-	do
-		n = writev(t->fd, iov, cnt);
-	while (n < 0 && errno == EINTR);
-	return n >= 0;
+	return send_iov(t, iov, cnt);
 }
 
 bool tap_write_vnet(struct tap *t, const struct virtio_net_hdr *h, const void *frame, size_t len)
@@ -155,9 +163,5 @@ bool tap_write_vnet(struct tap *t, const struct virtio_net_hdr *h, const void *f
 	memcpy(hdr, h, sizeof(*h));
 	struct iovec iov[2] = {{.iov_base = hdr, .iov_len = t->vnet_len},
 	                       {.iov_base = (void *)frame, .iov_len = len}};
-	ssize_t n;
-	do
-		n = writev(t->fd, iov, 2);
-	while (n < 0 && errno == EINTR);
-	return n >= 0;
+	return send_iov(t, iov, 2);
 }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 struct tap {
 	int fd;
@@ -16,6 +17,10 @@ struct tap {
 	unsigned mtu;        /* the namespace's MTU */
 	unsigned slirp_mtu;  /* what libslirp is told: larger than mtu when vnet */
 	uint16_t mss4, mss6; /* MSS advertised to libslirp in SYNs (vnet only) */
+	/* If set, offered every frame to write (iovecs, header included) before writev(2): true
+	 * if it took the frame (datapath.c: tapring.c's write queue). */
+	bool (*queue)(void *opaque, const struct iovec *iov, int cnt);
+	void *queue_opaque;
 };
 
 /* Ask for the tap flags slirpns wants at TUNSETIFF time. */
