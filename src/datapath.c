@@ -24,7 +24,9 @@
  * the UDP endpoint gathered (one send per flow and batch).
  *
  * Frames come from the io_uring multishot read of tapring.c where the kernel has it (no system
- * call per frame; the loop then polls the ring's fd), else from read(2) on the tap.
+ * call per frame; the loop then polls the ring's fd), else from read(2) on the tap. With the
+ * ring, small frames for the namespace are queued too and go at the end of the loop's round
+ * (datapath_flush()), one io_uring_enter(2) for all of them.
  *
  * Output: plain frames (libslirp's, and the TCP endpoint's without offloads) go through
  * tap_write(), which adds the virtio-net header the tap expects; the TCP endpoint's large
@@ -40,6 +42,7 @@
 #include "datapath.h"
 #include "framelog.h"
 #include "ipfrag.h"
+#include "loop.h"
 #include "pcap.h"
 #include "tap.h"
 #include "tapring.h"
@@ -75,15 +78,23 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+static bool queue_frame(void *ring, const struct iovec *iov, int cnt)
+{
+	return tapring_write(ring, iov, cnt);
+}
+
 static void open_ring(struct datapath *dp)
 {
 	g_autoptr(GError) err = NULL;
 	size_t frame_max = dp->tap.vnet ? sizeof(dp->frame) : dp->tap.mtu + 64u;
 	dp->ring = tapring_new(dp->tap.fd, MIN(frame_max, sizeof(dp->frame)), &err);
-	if (dp->ring == NULL)
-		log_debug("tap: read(2) per frame: %s", err->message);
-	else
-		log_debug("tap: read through io_uring (multishot)");
+	if (dp->ring == NULL) {
+		log_debug("tap: read(2) and writev(2) per frame: %s", err->message);
+		return;
+	}
+	log_debug("tap: read through io_uring (multishot)");
+	dp->tap.queue = queue_frame;
+	dp->tap.queue_opaque = dp->ring;
 }
 
 struct datapath *datapath_new(const struct options *opt, int tapfd)
@@ -245,12 +256,28 @@ bool datapath_tap_readable(struct datapath *dp, GError **err)
 	return ok;
 }
 
+void datapath_flush(struct datapath *dp)
+{
+	if (dp->ring != NULL)
+		tapring_flush(dp->ring);
+}
+
+static void flush_at_round_end(void *dp)
+{
+	datapath_flush(dp);
+}
+
+void datapath_attach(struct datapath *dp, struct loop *l)
+{
+	loop_at_round_end(l, flush_at_round_end, dp);
+}
+
 int datapath_poll_fd(const struct datapath *dp)
 {
 	return dp->ring != NULL ? tapring_fd(dp->ring) : dp->tap.fd;
 }
 
-const char *datapath_tap_reads(const struct datapath *dp)
+const char *datapath_tap_io(const struct datapath *dp)
 {
 	return dp->ring != NULL ? "io_uring" : "read";
 }

@@ -41,8 +41,12 @@ bool datapath_tap_readable(struct datapath *dp, GError **err);
  * read as it fails read(2): datapath_tap_readable() then says so.
  */
 int datapath_poll_fd(const struct datapath *dp);
-/* How the tap is read: "io_uring" or "read". */
-const char *datapath_tap_reads(const struct datapath *dp);
+/* Write the frames queued for the namespace (io_uring only): at the end of each round of l. */
+void datapath_flush(struct datapath *dp);
+struct loop;
+void datapath_attach(struct datapath *dp, struct loop *l);
+/* How the tap is read and written: "io_uring" or "read" (read(2) and writev(2)). */
+const char *datapath_tap_io(const struct datapath *dp);
 /* The ring's counters (all 0 without one). */
 struct tapring_stats datapath_ring_stats(const struct datapath *dp);
 /* Whether the tap carries virtio-net headers (offloads on). */

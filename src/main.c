@@ -191,10 +191,12 @@ static json_t *backend_info(void *opaque)
 	              "direct_active", (json_int_t)ts.active_in, "relayed_ipv6_connections",
 	              (json_int_t)cross->total));
 	struct tapring_stats rs = datapath_ring_stats(d->dp);
-	json_object_set_new(info, "tap_reads",
-	                    json_pack("{s:s,s:I,s:I}", "via", datapath_tap_reads(d->dp), "submits",
-	                              (json_int_t)rs.arms, "out_of_buffers",
-	                              (json_int_t)rs.out_of_buffers));
+	json_object_set_new(
+	    info, "tap_io",
+	    json_pack("{s:s,s:I,s:I,s:I,s:I,s:I}", "via", datapath_tap_io(d->dp), "read_submits",
+	              (json_int_t)rs.arms, "out_of_buffers", (json_int_t)rs.out_of_buffers,
+	              "queued_writes", (json_int_t)rs.queued_writes, "write_batches",
+	              (json_int_t)rs.write_batches, "write_errors", (json_int_t)rs.write_errors));
 	json_object_set_new(info, "outbound_fast_path",
 	                    json_pack("{s:b,s:I,s:I}", "enabled", ts.enabled, "connections",
 	                              (json_int_t)ts.total, "active", (json_int_t)ts.active));
@@ -349,6 +351,7 @@ static void open_link(struct daemon *d)
 		return;
 	}
 	loop_watch_fd(d->loop, datapath_poll_fd(d->dp), POLLIN, on_tap, d);
+	datapath_attach(d->dp, d->loop);
 }
 
 static void open_pcap(struct daemon *d)

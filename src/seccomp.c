@@ -177,9 +177,10 @@ static const struct allow allowlist[] = {
 	{"mmap", CLEARED(2, PROT_EXEC), .why = "malloc of large blocks; never executable"},
 	{"munmap", .why = "free of large blocks"},
 
-	/* tapring.c: its one ring was made before this filter and restricted (no io_uring_setup
-	 * here): to multishot reads of the tap, and to the two registrations that release it */
-	{"io_uring_enter", .why = "tapring.c submits the tap's multishot read again after it ends"},
+	/* tapring.c: its two rings were made before this filter and restricted (no
+	 * io_uring_setup here): to multishot reads and writes of the tap, and to the two
+	 * registrations that release it */
+	{"io_uring_enter", .why = "tapring.c submits the tap's queued writes, and its read again"},
 	{"io_uring_register", .why = "tapring.c, at exit: cancel the read, unregister the tap"},
 	{"mremap", .why = "realloc of large blocks (GArray, GByteArray)"},
 	{"madvise", .why = "free() gives memory back (MADV_DONTNEED)"},

@@ -13,12 +13,21 @@
  * copy what they keep). A request that ends (all buffers in use: ENOBUFS) is submitted again,
  * one io_uring_enter(2) for as many frames as there are buffers.
  *
- * The ring can do only this: it is created disabled, the tap is its only (fixed) file, and
- * io_uring's restrictions allow one opcode, READ_MULTISHOT, with the fixed-file and
- * buffer-select flags required, before it is enabled; the only registrations left are the two
- * that release the tap at exit (release_tap()). The seccomp filter allows io_uring_enter(2) and
- * io_uring_register(2) but not io_uring_setup(2): io_uring's operations do not pass the filter,
- * so the one ring there is must not be able to do anything else.
+ * Writes: a loop round makes many small frames for the namespace (keep-alive answers of 32
+ * connections, datagrams), one writev(2) each. A second ring takes them instead: a frame of at
+ * most WSLOT bytes is copied to a free slot and queued as an IORING_OP_WRITE, and
+ * tapring_flush() submits every queued write with one io_uring_enter(2) at the end of the round
+ * (the loop calls it before it sleeps) or when the slots run out. The kernel issues them in
+ * order, inline, as writev(2) would have been; their completions free the slots. A larger frame
+ * (a TSO segment) is written directly, after a flush, so frames never pass one another.
+ *
+ * The rings can do only this: each is created disabled, the tap is its only (fixed) file, and
+ * io_uring's restrictions allow one opcode each (READ_MULTISHOT with the fixed-file and
+ * buffer-select flags required; WRITE with the fixed-file flag required) before it is enabled;
+ * the only registrations left are the two that release the tap at exit (release_tap()). The
+ * seccomp filter allows io_uring_enter(2) and io_uring_register(2) but not io_uring_setup(2):
+ * io_uring's operations do not pass the filter, so the rings there are must not be able to do
+ * anything else.
  *
  * Where any step fails (an older kernel, kernel.io_uring_disabled, a tap fd that cannot be
  * polled) tapring_new() says why and the datapath reads the tap with read(2) as before.
@@ -30,8 +39,8 @@
 #include "util.h"
 
 #include <errno.h>
-#include <stdlib.h>
 #include <linux/io_uring.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -43,10 +52,12 @@
 
 #define TAPRING_BUFS 64 /* a power of two; the completion queue holds twice as many */
 #define BUF_GROUP    0
+#define WSLOTS       64   /* queued writes; a power of two */
+#define WSLOT        4096 /* the largest frame (with its header) that is queued, not written */
 
-struct tapring {
+/* One io_uring: the submission and completion rings, one mapping (IORING_FEAT_SINGLE_MMAP). */
+struct uring {
 	int fd;
-	/* the submission and completion rings, one mapping (IORING_FEAT_SINGLE_MMAP) */
 	void *rings;
 	size_t rings_len;
 	struct io_uring_sqe *sqes;
@@ -54,6 +65,12 @@ struct tapring {
 	unsigned *sq_tail, *sq_mask, *sq_array;
 	unsigned *cq_head, *cq_tail, *cq_mask;
 	struct io_uring_cqe *cqes;
+};
+
+struct tapring {
+	struct uring rd; /* the multishot read */
+	struct uring wr; /* queued writes (fd -1: none, writev(2) only) */
+	int tapfd;
 	/* the provided buffers: their ring (one page) and the frames' memory */
 	struct io_uring_buf_ring *br;
 	size_t br_len;
@@ -62,6 +79,11 @@ struct tapring {
 	uint16_t br_tail;
 	int held;   /* the buffer of the frame last handed out, or -1 */
 	bool armed; /* the multishot read is in place */
+	/* the write slots: a slot is busy from tapring_write() until its completion */
+	uint8_t *wbufs;
+	uint16_t wfree[WSLOTS]; /* a stack of free slots */
+	unsigned nfree;
+	unsigned queued; /* submission entries not yet submitted */
 	struct tapring_stats stats;
 };
 
@@ -87,29 +109,146 @@ static void *map(size_t len, int fd, off_t off)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* --- one ring --- */
+
+static bool uring_map(struct uring *u, const struct io_uring_params *p, GError **err)
+{
+	if (!(p->features & IORING_FEAT_SINGLE_MMAP))
+		return set_error(err, 0, "io_uring: no IORING_FEAT_SINGLE_MMAP (kernel < 5.4)");
+	u->rings_len = MAX(p->sq_off.array + p->sq_entries * sizeof(unsigned),
+	                   p->cq_off.cqes + p->cq_entries * sizeof(struct io_uring_cqe));
+	u->rings = map(u->rings_len, u->fd, IORING_OFF_SQ_RING);
+	u->sqes_len = p->sq_entries * sizeof(struct io_uring_sqe);
+	u->sqes = map(u->sqes_len, u->fd, IORING_OFF_SQES);
+	if (u->rings == NULL || u->sqes == NULL)
+		return set_error(err, errno, "io_uring: mmap");
+	uint8_t *m = u->rings;
+	u->sq_tail = (unsigned *)(m + p->sq_off.tail);
+	u->sq_mask = (unsigned *)(m + p->sq_off.ring_mask);
+	u->sq_array = (unsigned *)(m + p->sq_off.array);
+	u->cq_head = (unsigned *)(m + p->cq_off.head);
+	u->cq_tail = (unsigned *)(m + p->cq_off.tail);
+	u->cq_mask = (unsigned *)(m + p->cq_off.ring_mask);
+	u->cqes = (struct io_uring_cqe *)(m + p->cq_off.cqes);
+	return true;
+}
+
+/*
+ * A disabled ring of `sqes` submissions and `cqes` completions: room for every completion its
+ * requests can post (one per provided buffer, one per write slot), since completions beyond it
+ * wait in the kernel until an io_uring_enter(2) fetches them. COOP_TASKRUN: a
+ * completion that comes while the daemon runs must not interrupt it (an IPI each made one
+ * connection per request 20% slower); the work is done at its next system call.
+ */
+static bool uring_setup(struct uring *u, unsigned sqes, unsigned cqes, GError **err)
+{
+	struct io_uring_params p = {
+	    .flags = IORING_SETUP_R_DISABLED | IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN,
+	    .cq_entries = cqes,
+	};
+	u->fd = sys_setup(sqes, &p);
+	if (u->fd < 0)
+		return set_error(err, errno, "io_uring_setup");
+	return uring_map(u, &p, err);
+}
+
+/* The tap as the ring's only file, these restrictions (and the release at exit), enabled. */
+static bool uring_restrict(struct uring *u, int tapfd, const struct io_uring_restriction *own,
+                           size_t n, GError **err)
+{
+	if (sys_register(u->fd, IORING_REGISTER_FILES, &tapfd, 1) < 0)
+		return set_error(err, errno, "io_uring: register the tap");
+	struct io_uring_restriction res[8] = {
+	    {.opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = IORING_REGISTER_SYNC_CANCEL},
+	    {.opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = IORING_UNREGISTER_FILES},
+	};
+	g_assert(n <= G_N_ELEMENTS(res) - 2);
+	memcpy(res + 2, own, n * sizeof(*own));
+	if (sys_register(u->fd, IORING_REGISTER_RESTRICTIONS, res, (unsigned)n + 2) < 0)
+		return set_error(err, errno, "io_uring: restrict the ring (kernel < 6.7?)");
+	if (sys_register(u->fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
+		return set_error(err, errno, "io_uring: enable");
+	return true;
+}
+
+/* The next free submission entry, zeroed (the caller checked that one is free). */
+static struct io_uring_sqe *sq_next(struct uring *u, unsigned *tail)
+{
+	*tail = *u->sq_tail; /* only we write it */
+	unsigned idx = *tail & *u->sq_mask;
+	u->sq_array[idx] = idx;
+	memset(&u->sqes[idx], 0, sizeof(u->sqes[idx]));
+	return &u->sqes[idx];
+}
+
+static void sq_push(struct uring *u, unsigned tail)
+{
+	__atomic_store_n(u->sq_tail, tail + 1, __ATOMIC_RELEASE);
+}
+
+static int submit(struct uring *u, unsigned n)
+{
+	int got;
+	do
+		got = sys_enter(u->fd, n, 0, 0);
+	while (got < 0 && errno == EINTR);
+	return got;
+}
+
+/* The next completion, or NULL; consumed by cq_pop(). */
+static const struct io_uring_cqe *cq_peek(const struct uring *u)
+{
+	unsigned head = *u->cq_head;
+	if (head == __atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE))
+		return NULL;
+	return &u->cqes[head & *u->cq_mask];
+}
+
+static void cq_pop(struct uring *u)
+{
+	__atomic_store_n(u->cq_head, *u->cq_head + 1, __ATOMIC_RELEASE);
+}
+
 /*
  * The ring's last reference to the tap goes only when io_uring tears the ring down, in a kernel
  * worker after close(): the tap would outlive the daemon for a moment, and a daemon started at
- * once for the same namespace would find tap0 busy. So end the read and drop the tap from the
- * ring first, synchronously (the two registrations the restrictions allow; seccomp.c lets
- * io_uring_register(2) through for them).
+ * once for the same namespace would find tap0 busy. So end what is in flight and drop the tap
+ * from the ring first, synchronously (the two registrations the restrictions allow; seccomp.c
+ * lets io_uring_register(2) through for them).
  */
-static void release_tap(struct tapring *r)
+static void release_tap(struct uring *u)
 {
+	if (u->fd < 0)
+		return;
 	struct io_uring_sync_cancel_reg cancel = {
 	    .fd = -1, .flags = IORING_ASYNC_CANCEL_ANY, .timeout = {.tv_sec = -1, .tv_nsec = -1}};
-	if (r->armed)
-		sys_register(r->fd, IORING_REGISTER_SYNC_CANCEL, &cancel, 1);
-	sys_register(r->fd, IORING_UNREGISTER_FILES, NULL, 0);
+	sys_register(u->fd, IORING_REGISTER_SYNC_CANCEL, &cancel, 1);
+	sys_register(u->fd, IORING_UNREGISTER_FILES, NULL, 0);
 }
 
-/* The ring alive now, so that an exit() from anywhere (die()) still releases the tap at once. */
+static void uring_close(struct uring *u)
+{
+	if (u->fd >= 0) {
+		release_tap(u);
+		close(u->fd);
+	}
+	if (u->rings != NULL)
+		munmap(u->rings, u->rings_len);
+	if (u->sqes != NULL)
+		munmap(u->sqes, u->sqes_len);
+	*u = (struct uring){.fd = -1};
+}
+
+/* --- the rings alive now, so that an exit() from anywhere (die()) still releases the tap --- */
+
 static struct tapring *live;
 
 static void release_at_exit(void)
 {
-	if (live != NULL)
-		release_tap(live);
+	if (live != NULL) {
+		release_tap(&live->rd);
+		release_tap(&live->wr);
+	}
 }
 
 static void track(struct tapring *r)
@@ -126,42 +265,19 @@ void tapring_free(struct tapring *r)
 		return;
 	if (live == r)
 		live = NULL;
-	if (r->fd >= 0) {
-		release_tap(r);
-		close(r->fd);
-	}
-	if (r->rings != NULL)
-		munmap(r->rings, r->rings_len);
-	if (r->sqes != NULL)
-		munmap(r->sqes, r->sqes_len);
+	tapring_flush(r);
+	uring_close(&r->rd);
+	uring_close(&r->wr);
 	if (r->br != NULL)
 		munmap(r->br, r->br_len);
 	if (r->bufs != NULL)
 		munmap(r->bufs, r->buf_size * TAPRING_BUFS);
+	if (r->wbufs != NULL)
+		munmap(r->wbufs, (size_t)WSLOT * WSLOTS);
 	g_free(r);
 }
 
-static bool map_rings(struct tapring *r, const struct io_uring_params *p, GError **err)
-{
-	if (!(p->features & IORING_FEAT_SINGLE_MMAP))
-		return set_error(err, 0, "io_uring: no IORING_FEAT_SINGLE_MMAP (kernel < 5.4)");
-	r->rings_len = MAX(p->sq_off.array + p->sq_entries * sizeof(unsigned),
-	                   p->cq_off.cqes + p->cq_entries * sizeof(struct io_uring_cqe));
-	r->rings = map(r->rings_len, r->fd, IORING_OFF_SQ_RING);
-	r->sqes_len = p->sq_entries * sizeof(struct io_uring_sqe);
-	r->sqes = map(r->sqes_len, r->fd, IORING_OFF_SQES);
-	if (r->rings == NULL || r->sqes == NULL)
-		return set_error(err, errno, "io_uring: mmap");
-	uint8_t *m = r->rings;
-	r->sq_tail = (unsigned *)(m + p->sq_off.tail);
-	r->sq_mask = (unsigned *)(m + p->sq_off.ring_mask);
-	r->sq_array = (unsigned *)(m + p->sq_off.array);
-	r->cq_head = (unsigned *)(m + p->cq_off.head);
-	r->cq_tail = (unsigned *)(m + p->cq_off.tail);
-	r->cq_mask = (unsigned *)(m + p->cq_off.ring_mask);
-	r->cqes = (struct io_uring_cqe *)(m + p->cq_off.cqes);
-	return true;
-}
+/* --- reads --- */
 
 /* Hand buffer bid to the kernel again. */
 static void buf_give(struct tapring *r, uint16_t bid)
@@ -184,94 +300,139 @@ static bool setup_buffers(struct tapring *r, GError **err)
 	struct io_uring_buf_reg reg = {.ring_addr = (uint64_t)(uintptr_t)r->br,
 	                               .ring_entries = TAPRING_BUFS,
 	                               .bgid = BUF_GROUP};
-	if (sys_register(r->fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0)
+	if (sys_register(r->rd.fd, IORING_REGISTER_PBUF_RING, &reg, 1) < 0)
 		return set_error(err, errno, "io_uring: register buffer ring (kernel < 5.19?)");
 	for (uint16_t i = 0; i < TAPRING_BUFS; i++)
 		buf_give(r, i);
 	return true;
 }
 
-/* Allow nothing but multishot reads of the tap, then enable the ring. */
-static bool restrict_and_enable(struct tapring *r, int tapfd, GError **err)
+static bool setup_reads(struct tapring *r, GError **err)
 {
-	if (sys_register(r->fd, IORING_REGISTER_FILES, &tapfd, 1) < 0)
-		return set_error(err, errno, "io_uring: register the tap");
 	const uint8_t flags = IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
-	struct io_uring_restriction res[5] = {
+	const struct io_uring_restriction res[] = {
 	    {.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_READ_MULTISHOT},
-	    {.opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = IORING_REGISTER_SYNC_CANCEL},
-	    {.opcode = IORING_RESTRICTION_REGISTER_OP, .register_op = IORING_UNREGISTER_FILES},
 	    {.opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED, .sqe_flags = flags},
 	    {.opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED, .sqe_flags = flags},
 	};
-	if (sys_register(r->fd, IORING_REGISTER_RESTRICTIONS, res, G_N_ELEMENTS(res)) < 0)
-		return set_error(err, errno,
-		                 "io_uring: restrict to multishot reads (kernel < 6.7?)");
-	if (sys_register(r->fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) < 0)
-		return set_error(err, errno, "io_uring: enable");
-	return true;
+	return uring_setup(&r->rd, 4, 2 * TAPRING_BUFS, err) && setup_buffers(r, err) &&
+	       uring_restrict(&r->rd, r->tapfd, res, G_N_ELEMENTS(res), err);
 }
 
 /* Submit the multishot read (again). */
 static bool arm(struct tapring *r, GError **err)
 {
-	unsigned tail = *r->sq_tail; /* only we write it */
-	unsigned idx = tail & *r->sq_mask;
-	struct io_uring_sqe *sqe = &r->sqes[idx];
-	memset(sqe, 0, sizeof(*sqe));
+	unsigned tail;
+	struct io_uring_sqe *sqe = sq_next(&r->rd, &tail);
 	sqe->opcode = IORING_OP_READ_MULTISHOT;
 	sqe->flags = IOSQE_FIXED_FILE | IOSQE_BUFFER_SELECT;
 	sqe->fd = 0; /* the first fixed file: the tap */
 	sqe->buf_group = BUF_GROUP;
-	r->sq_array[idx] = idx;
-	__atomic_store_n(r->sq_tail, tail + 1, __ATOMIC_RELEASE);
-	int n;
-	do
-		n = sys_enter(r->fd, 1, 0, 0);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
+	sq_push(&r->rd, tail);
+	if (submit(&r->rd, 1) < 0)
 		return set_error(err, errno, "io_uring_enter");
 	r->armed = true;
 	r->stats.arms++;
 	return true;
 }
 
-/* The next completion, or NULL; consumed by cq_pop(). */
-static const struct io_uring_cqe *cq_peek(const struct tapring *r)
+/* --- writes --- */
+
+static bool setup_writes(struct tapring *r, GError **err)
 {
-	unsigned head = *r->cq_head;
-	if (head == __atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE))
-		return NULL;
-	return &r->cqes[head & *r->cq_mask];
+	const struct io_uring_restriction res[] = {
+	    {.opcode = IORING_RESTRICTION_SQE_OP, .sqe_op = IORING_OP_WRITE},
+	    {.opcode = IORING_RESTRICTION_SQE_FLAGS_ALLOWED, .sqe_flags = IOSQE_FIXED_FILE},
+	    {.opcode = IORING_RESTRICTION_SQE_FLAGS_REQUIRED, .sqe_flags = IOSQE_FIXED_FILE},
+	};
+	r->wbufs = map((size_t)WSLOT * WSLOTS, -1, 0);
+	if (r->wbufs == NULL)
+		return set_error(err, errno, "io_uring: mmap write slots");
+	for (unsigned i = 0; i < WSLOTS; i++)
+		r->wfree[r->nfree++] = (uint16_t)(WSLOTS - 1 - i);
+	return uring_setup(&r->wr, WSLOTS, 2 * WSLOTS, err) &&
+	       uring_restrict(&r->wr, r->tapfd, res, G_N_ELEMENTS(res), err);
 }
 
-static void cq_pop(struct tapring *r)
+/* Free the slots of the writes that are done (all of them, normally: tun writes inline). */
+static void reap_writes(struct tapring *r)
 {
-	__atomic_store_n(r->cq_head, *r->cq_head + 1, __ATOMIC_RELEASE);
+	const struct io_uring_cqe *c;
+	while ((c = cq_peek(&r->wr)) != NULL) {
+		if (c->res < 0)
+			r->stats.write_errors++;
+		if (c->user_data < WSLOTS && r->nfree < WSLOTS)
+			r->wfree[r->nfree++] = (uint16_t)c->user_data;
+		cq_pop(&r->wr);
+	}
 }
+
+void tapring_flush(struct tapring *r)
+{
+	if (r->wr.fd < 0)
+		return;
+	if (r->queued > 0) {
+		/* What the kernel does not take now stays in the ring for the next flush. */
+		int n = submit(&r->wr, r->queued);
+		r->stats.write_batches++;
+		if (n > 0)
+			r->queued -= MIN((unsigned)n, r->queued);
+	}
+	reap_writes(r);
+}
+
+bool tapring_write(struct tapring *r, const struct iovec *iov, int cnt)
+{
+	if (r->wr.fd < 0)
+		return false;
+	size_t len = 0;
+	for (int i = 0; i < cnt; i++)
+		len += iov[i].iov_len;
+	if (len > WSLOT)
+		return tapring_flush(r), false;
+	if (r->nfree == 0)
+		tapring_flush(r);
+	if (r->nfree == 0) /* every slot still in the kernel's hands */
+		return false;
+	uint16_t slot = r->wfree[--r->nfree];
+	uint8_t *p = r->wbufs + (size_t)slot * WSLOT;
+	for (int i = 0, off = 0; i < cnt; off += (int)iov[i].iov_len, i++)
+		memcpy(p + off, iov[i].iov_base, iov[i].iov_len);
+	unsigned tail;
+	struct io_uring_sqe *sqe = sq_next(&r->wr, &tail);
+	sqe->opcode = IORING_OP_WRITE;
+	sqe->flags = IOSQE_FIXED_FILE;
+	sqe->fd = 0;
+	sqe->addr = (uint64_t)(uintptr_t)p;
+	sqe->len = (uint32_t)len;
+	sqe->user_data = slot;
+	sq_push(&r->wr, tail);
+	r->queued++;
+	r->stats.queued_writes++;
+	return true;
+}
+
+/* --- the whole --- */
 
 struct tapring *tapring_new(int tapfd, size_t frame_max, GError **err)
 {
 	struct tapring *r = g_new0(struct tapring, 1);
+	r->rd.fd = r->wr.fd = -1;
+	r->tapfd = tapfd;
 	r->held = -1;
 	r->buf_size = (frame_max + 63) & ~(size_t)63;
-	struct io_uring_params p = {
-	    .flags = IORING_SETUP_R_DISABLED | IORING_SETUP_CQSIZE | IORING_SETUP_COOP_TASKRUN,
-	    .cq_entries = 2 * TAPRING_BUFS,
-	};
-	r->fd = sys_setup(4, &p);
-	if (r->fd < 0) {
-		set_error(err, errno, "io_uring_setup");
-		return tapring_free(r), NULL;
-	}
-	if (!map_rings(r, &p, err) || !setup_buffers(r, err) ||
-	    !restrict_and_enable(r, tapfd, err) || !arm(r, err))
+	if (!setup_reads(r, err) || !arm(r, err))
 		return tapring_free(r), NULL;
 	/* A kernel that does not know the opcode fails the request at once. */
-	const struct io_uring_cqe *c = cq_peek(r);
+	const struct io_uring_cqe *c = cq_peek(&r->rd);
 	if (c != NULL && c->res < 0 && !(c->flags & IORING_CQE_F_MORE)) {
 		set_error(err, -c->res, "io_uring: multishot read of the tap (kernel < 6.7?)");
 		return tapring_free(r), NULL;
+	}
+	g_autoptr(GError) werr = NULL;
+	if (!setup_writes(r, &werr)) {
+		log_debug("tap: writev(2) per frame: %s", werr->message);
+		uring_close(&r->wr);
 	}
 	track(r);
 	return r;
@@ -279,7 +440,7 @@ struct tapring *tapring_new(int tapfd, size_t frame_max, GError **err)
 
 int tapring_fd(const struct tapring *r)
 {
-	return r->fd;
+	return r->rd.fd;
 }
 
 const struct tapring_stats *tapring_stats(const struct tapring *r)
@@ -294,18 +455,18 @@ ssize_t tapring_read(struct tapring *r, uint8_t **frame, GError **err)
 		r->held = -1;
 	}
 	for (;;) {
-		const struct io_uring_cqe *c = cq_peek(r);
+		const struct io_uring_cqe *c = cq_peek(&r->rd);
 		if (c == NULL) {
 			if (r->armed)
 				return 0;
 			if (!arm(r, err))
 				return -1;
-			if ((c = cq_peek(r)) == NULL)
+			if ((c = cq_peek(&r->rd)) == NULL)
 				return 0;
 		}
 		int res = c->res;
 		uint32_t flags = c->flags;
-		cq_pop(r);
+		cq_pop(&r->rd);
 		if (!(flags & IORING_CQE_F_MORE))
 			r->armed = false;
 		if (res == -ENOBUFS || res == -EAGAIN || res == -EINTR) {

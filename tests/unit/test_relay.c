@@ -169,6 +169,7 @@ static void setup(void)
 	struct frame_sink sink = datapath_sink(dp);
 	eng = engine_new(&opt, &sink);
 	lp = loop_new(eng);
+	datapath_attach(dp, lp);
 	relay_set_init(&set);
 	set_live = true;
 	bufs = g_ptr_array_new_with_free_func(g_free);

@@ -7,6 +7,10 @@
  * ring has buffers included (the read ends with ENOBUFS and must be submitted again without
  * losing or reordering one); the ring's fd polls readable exactly while frames wait; a frame's
  * buffer is reused only after the next call; and a closed peer ends reading with an error.
+ * Writes: queued frames reach the peer only at tapring_flush(), all of them, in order and in
+ * one submission; more frames than slots flush by themselves; a frame too large to queue is
+ * refused after the queued ones went, so the caller's own write comes after them.
+ * The ring refuses registrations beyond the ones it was restricted to.
  * Where the kernel has no multishot read (before 6.7, or io_uring disabled) the tests are
  * skipped, as the daemon then reads with read(2).
  */
@@ -14,9 +18,12 @@
 #include "tapring.h"
 
 #include <criterion/criterion.h>
+#include <errno.h>
+#include <linux/io_uring.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 static int sp[2] = {-1, -1};
@@ -26,6 +33,8 @@ static void setup(void)
 {
 	cr_assert(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK, 0, sp) == 0);
 	int big = 4 << 20;
+	/* room for every frame a test sends before it reads: a tap never blocks a writer */
+	setsockopt(sp[0], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	setsockopt(sp[1], SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
 	g_autoptr(GError) err = NULL;
 	ring = tapring_new(sp[0], 2048, &err);
@@ -141,4 +150,83 @@ Test(tapring, peer_gone_is_an_error)
 	}
 	cr_assert_eq(n, -1, "no error after the peer went away");
 	cr_assert_not_null(err);
+}
+
+/*
+ * The ring's restrictions hold: whoever gets hold of its fd cannot give it another file, other
+ * buffers, or new restrictions (the seccomp filter allows io_uring_register(2) because of this).
+ */
+Test(tapring, ring_refuses_other_registrations)
+{
+	int fd = tapring_fd(ring);
+	int other = sp[1];
+	cr_assert_eq(syscall(__NR_io_uring_register, fd, IORING_REGISTER_FILES, &other, 1), -1);
+	cr_assert_eq(errno, EACCES, "register files: %s", strerror(errno));
+	int upd[1] = {other};
+	struct io_uring_files_update u = {.offset = 0, .fds = (uintptr_t)upd};
+	cr_assert_eq(syscall(__NR_io_uring_register, fd, IORING_REGISTER_FILES_UPDATE, &u, 1), -1);
+	cr_assert_eq(errno, EACCES, "update files: %s", strerror(errno));
+	struct io_uring_restriction r = {.opcode = IORING_RESTRICTION_SQE_OP,
+	                                 .sqe_op = IORING_OP_WRITE};
+	cr_assert_eq(syscall(__NR_io_uring_register, fd, IORING_REGISTER_RESTRICTIONS, &r, 1), -1);
+}
+
+static void queue_frame(unsigned i)
+{
+	uint8_t f[2048];
+	size_t n = frame_len(i);
+	for (size_t k = 0; k < n; k++)
+		f[k] = (uint8_t)(i + k);
+	struct iovec iov[2] = {{f, 10}, {f + 10, n - 10}}; /* a header and a frame, as tap.c */
+	cr_assert(tapring_write(ring, iov, 2), "frame %u not queued", i);
+}
+
+/* The peer's next packet is frame i. */
+static void peer_gets(unsigned i)
+{
+	uint8_t f[8192];
+	ssize_t n = recv(sp[1], f, sizeof(f), 0);
+	cr_assert_eq(n, (ssize_t)frame_len(i), "peer: %zd bytes for frame %u (%s)", n, i,
+	             n < 0 ? strerror(errno) : "");
+	for (size_t k = 0; k < (size_t)n; k++)
+		cr_assert_eq(f[k], (uint8_t)(i + k), "peer: frame %u byte %zu", i, k);
+}
+
+Test(tapring, writes_go_at_flush_in_order)
+{
+	for (unsigned i = 0; i < 20; i++)
+		queue_frame(i);
+	uint8_t b;
+	cr_assert_lt(recv(sp[1], &b, 1, MSG_PEEK), 0, "a queued frame went before the flush");
+	uint64_t batches = tapring_stats(ring)->write_batches;
+	tapring_flush(ring);
+	cr_assert_eq(tapring_stats(ring)->write_batches, batches + 1, "not one submission");
+	for (unsigned i = 0; i < 20; i++)
+		peer_gets(i);
+	cr_assert_eq(tapring_stats(ring)->write_errors, 0);
+}
+
+Test(tapring, more_writes_than_slots)
+{
+	for (unsigned i = 0; i < 200; i++)
+		queue_frame(i);
+	tapring_flush(ring);
+	for (unsigned i = 0; i < 200; i++)
+		peer_gets(i);
+	cr_assert_eq(tapring_stats(ring)->queued_writes, 200);
+}
+
+Test(tapring, large_frame_after_the_queued_ones)
+{
+	queue_frame(1);
+	queue_frame(2);
+	static uint8_t big[6000];
+	struct iovec iov = {big, sizeof(big)};
+	cr_assert(!tapring_write(ring, &iov, 1), "a 6000-byte frame was queued");
+	cr_assert_eq(send(sp[0], big, sizeof(big), 0), (ssize_t)sizeof(big));
+	peer_gets(1);
+	peer_gets(2);
+	uint8_t f[8192];
+	cr_assert_eq(recv(sp[1], f, sizeof(f), 0), (ssize_t)sizeof(big),
+	             "the large frame is not third");
 }

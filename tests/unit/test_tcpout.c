@@ -110,6 +110,7 @@ static void start(const char *extra)
 	struct frame_sink sink = datapath_sink(dp);
 	eng = engine_new(&opt, &sink);
 	lp = loop_new(eng);
+	datapath_attach(dp, lp);
 	to = tcpout_new(&opt, &sink, lp);
 	datapath_set_endpoints(dp, eng, to, NULL);
 	seen = g_ptr_array_new_with_free_func(g_free);
@@ -227,10 +228,12 @@ static struct seg *parse_frame(const uint8_t *f, size_t len)
 	return s;
 }
 
-/* Take every frame the daemon has written so far (without running the loop). */
+/* Take every frame the daemon has written so far (without running the loop, but writing what
+ * it queued for the round's end). */
 static void collect(void)
 {
 	static uint8_t buf[70000];
+	datapath_flush(dp);
 	for (;;) {
 		ssize_t n = recv(tapfd[1], buf, sizeof(buf), MSG_DONTWAIT);
 		if (n < 0) {
