@@ -35,11 +35,12 @@
  *    allows, in frames of up to 64 KiB that the tap's GSO header describes (frame.c), or
  *    MSS-sized frames with full checksums when the tap has no offloads. The host socket is
  *    polled for input only while the window has room, so a full window cannot spin the loop.
- *  - Close: the namespace's FIN becomes shutdown(SHUT_WR) once the stash is empty; the
- *    host's end of file becomes our FIN once every byte before it has been sent. The
- *    connection is freed when both FINs are acknowledged. A RST from the namespace closes the
- *    host socket with SO_LINGER 0 (a RST to the host peer); a host socket error becomes a RST
- *    to the namespace.
+ *  - Close: the namespace's FIN becomes shutdown(SHUT_WR) once the stash is empty (or the
+ *    close() itself, when nothing else is left); the host's end of file becomes our FIN once
+ *    every byte before it has been sent, and rides on the last of them when EPOLLRDHUP said
+ *    it was there. The connection is freed when both FINs are acknowledged. A RST from the
+ * namespace closes the host socket with SO_LINGER 0 (a RST to the host peer); a host socket error
+ * becomes a RST to the namespace.
  *  - Timers: one loop watch (fd -1) with the earliest retransmission or window-probe
  *    deadline of all connections. Idle connections have none, so an idle daemon sleeps.
  * Not done: SACK, timestamps and ECN are not offered in our SYN-ACK (the namespace then does
@@ -109,6 +110,8 @@ struct conn {
 	uint16_t mss;
 	bool wnd_blocked; /* the namespace's window stopped us with bytes waiting */
 	bool rdhup;       /* the host peer's FIN has been signalled: read on to end of file */
+	bool fin_queued;  /* ... by EPOLLRDHUP without an error: a short read reached it */
+	bool peek_on;     /* SO_PEEK_OFF is set (at the first peek: peek()) */
 	bool host_spoke;  /* an input edge came before ESTABLISHED: bytes may wait unread */
 	/* Sent bytes from snd_una on that were read out of the host socket (see read_host()):
 	 * the socket's queue starts at snd_una + rtx_len. NULL until first used. */
@@ -482,11 +485,19 @@ static void stash_put(struct conn *c, const uint8_t *p, size_t n)
 	c->owner->buffered += n;
 }
 
+/*
+ * The namespace's FIN goes on to the host once its bytes have. When that is all the
+ * connection was waiting for (conn_done()), conn_settle(), which every caller runs next,
+ * closes the socket, and close() sends the FIN: no shutdown() first. No byte is left unread
+ * then (every byte up to the host's end of file was sent and acknowledged), so close() sends
+ * a FIN, not a reset.
+ */
 static void maybe_shut(struct conn *c)
 {
 	if (c->guest_fin && !c->host_shut && c->stash == NULL) {
-		shutdown(c->fd, SHUT_WR);
 		c->host_shut = true;
+		if (!conn_done(c))
+			shutdown(c->fd, SHUT_WR);
 	}
 }
 
@@ -709,7 +720,8 @@ static void rewind_to_una(struct conn *c)
 {
 	int zero = 0;
 	c->snd_nxt = c->snd_una;
-	setsockopt(c->fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero));
+	if (c->peek_on) /* else nothing was peeked: the next peek starts at the head */
+		setsockopt(c->fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero));
 	if (c->fin_sent && SEQ_LE(c->snd_una, c->fin_seq))
 		c->fin_sent = false;
 }
@@ -759,6 +771,21 @@ static bool guest_ack(struct conn *c, const struct seg *s)
 }
 
 /*
+ * recv(MSG_PEEK) at the socket's peek offset. The offset is switched on at the first peek,
+ * not when the socket is made: most small answers are read out (read_host()) and never
+ * peeked, and that saves a setsockopt() per connection. Until then nothing has been peeked,
+ * so offset 0 (the queue's head) is where the first peek starts.
+ */
+static ssize_t peek(struct conn *c, void *buf, size_t n)
+{
+	int zero = 0;
+	if (!c->peek_on && setsockopt(c->fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
+		return -1;
+	c->peek_on = true;
+	return recv(c->fd, buf, n, MSG_PEEK | MSG_DONTWAIT);
+}
+
+/*
  * The host's bytes at snd_nxt, at most *want of them, into t->buf + hs: the recv() result.
  * Bytes in flight stay in the host socket's queue (MSG_PEEK at SO_PEEK_OFF) for a later
  * retransmission, and an ACK drops them with a second recv() (discard_acked()). For small
@@ -779,7 +806,7 @@ static ssize_t read_host(struct conn *c, size_t hs, size_t *want, bool *from_mem
 		size_t n = MIN(*want, (size_t)(c->rtx_len - off));
 		memcpy(p, c->rtx + off, n);
 		/* A whole segment: the rest from the queue's head, which follows the copy. */
-		ssize_t m = n < *want ? recv(c->fd, p + n, *want - n, MSG_PEEK | MSG_DONTWAIT) : 0;
+		ssize_t m = n < *want ? peek(c, p + n, *want - n) : 0;
 		if (m > 0)
 			*from_mem = false; /* the queue was read: a short count says it is empty */
 		return (ssize_t)n + MAX(m, 0);
@@ -787,7 +814,7 @@ static ssize_t read_host(struct conn *c, size_t hs, size_t *want, bool *from_mem
 	/* Read out only whole segments, or the first one (a small answer is all of it). */
 	size_t room = MIN(RTX_SMALL - c->rtx_len, buffer_left(t));
 	if (c->snd_nxt != sock_seq || room == 0 || (room < *want && c->rtx_len > 0))
-		return recv(c->fd, p, *want, MSG_PEEK | MSG_DONTWAIT);
+		return peek(c, p, *want);
 	*want = MIN(*want, room);
 	ssize_t n = recv(c->fd, p, *want, MSG_DONTWAIT);
 	if (n > 0) {
@@ -800,27 +827,36 @@ static ssize_t read_host(struct conn *c, size_t hs, size_t *want, bool *from_mem
 	return n;
 }
 
+/* The host's end of file is at snd_nxt + n (n more bytes to send before it). */
+static bool eof_at(struct conn *c, size_t n)
+{
+	c->host_eof = true;
+	c->fin_seq = c->snd_nxt + (uint32_t)n;
+	return true;
+}
+
 /*
- * After a peek of *n bytes (of want) into t->buf + hs: does our FIN follow them at once? Then
- * it rides on their segment, which saves a frame each way (the namespace ACKs both at once).
- * It does when the end of file is already known to come right there (a retransmission), or
- * when the peer's FIN has been signalled and the peek was short: then peek on, and whatever
- * more there is joins *n, until end of file or want.
+ * After a read of *n bytes (of want) from the socket into t->buf + hs: does our FIN follow
+ * them at once? Then it rides on their segment, which saves a frame each way (the namespace
+ * ACKs both at once). It does when the end of file is already known to come right there (a
+ * retransmission), or when the peer's FIN has been signalled and the read was short.
+ * EPOLLRDHUP without EPOLLERR came before the read and means that TCP took the FIN in order,
+ * so every byte before it was queued: a short read emptied the queue and the end of file
+ * is next, no recv() needed to see it. Otherwise (a hang-up that may be a reset) peek on,
+ * and whatever more there is joins *n, until end of file or want.
  */
 static bool fin_follows(struct conn *c, size_t hs, size_t *n, size_t want)
 {
 	if (c->host_eof)
 		return c->snd_nxt + (uint32_t)*n == c->fin_seq;
+	if (c->fin_queued && *n < want)
+		return eof_at(c, *n);
 	while (c->rdhup && *n < want) {
-		ssize_t m =
-		    recv(c->fd, c->owner->buf + hs + *n, want - *n, MSG_PEEK | MSG_DONTWAIT);
+		ssize_t m = peek(c, c->owner->buf + hs + *n, want - *n);
 		if (m < 0)
 			return false; /* EAGAIN, or an error that the next peek reports */
-		if (m == 0) {
-			c->host_eof = true;
-			c->fin_seq = c->snd_nxt + (uint32_t)*n;
-			return true;
-		}
+		if (m == 0)
+			return eof_at(c, *n);
 		*n += (size_t)m;
 	}
 	return false;
@@ -917,6 +953,8 @@ static void sock_event(struct conn *c, uint32_t ev)
 	/* Noted in every state: an edge is not repeated for a FIN that is already there. */
 	if (ev & (EPOLLRDHUP | EPOLLHUP))
 		c->rdhup = true;
+	if ((ev & (EPOLLRDHUP | EPOLLERR)) == EPOLLRDHUP)
+		c->fin_queued = true;
 	if (c->state != ESTABLISHED && (ev & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)))
 		c->host_spoke = true; /* this edge is gone: establish() must look */
 	if (c->state == CONNECTING) {
@@ -993,10 +1031,8 @@ static int open_socket(struct tcpout *t, const struct sockaddr_storage *dst, soc
 	int fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
-	int one = 1, zero = 0;
+	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
-		goto fail;
 	if (fam == AF_INET && t->opt->has_outbound_addr &&
 	    bind(fd, (const struct sockaddr *)&t->opt->outbound_addr,
 	         sizeof(t->opt->outbound_addr)) < 0)
@@ -1227,9 +1263,7 @@ bool tcpout_take(struct tcpout *t, int client, const struct sockaddr *peer,
 	if (t == NULL || !t->enabled || !t->have_mac || !take_addresses(peer, guest, &k) ||
 	    g_hash_table_contains(t->conns, &k) || !make_room(t))
 		return false;
-	int zero = 0, one = 1;
-	if (setsockopt(client, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
-		return false;
+	int one = 1;
 	struct conn *c = g_new0(struct conn, 1);
 	c->key = k;
 	c->owner = t;

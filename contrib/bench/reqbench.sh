@@ -104,7 +104,7 @@ if [ "${STRACE:-0}" = 1 ]; then
 	out=$("${RUN[@]}" -t"$THREADS" -c"$CONNS" -d"$DUR" "${hdr[@]}" "$URL")
 	kill -INT "$SP"; wait "$SP" || true
 	reqs=$(awk '/requests in/ {print $1}' <<<"$out")
-	[ -z "${STRACE_LOG:-}" ] && awk -v r="$reqs" '$NF == "total" {printf "  %-16s %6.2f /req\n", "TOTAL", $3 / r; next}
+	[ -z "${STRACE_LOG:-}" ] && awk -v r="$reqs" '$NF == "total" {printf "  %-16s %6.2f /req\n", "TOTAL", $4 / r; next}
 		$NF ~ /^[a-z_0-9]+$/ && $4 ~ /^[0-9]+$/ && $4 / r >= 0.005 {
 		printf "  %-16s %6.2f /req\n", $NF, $4 / r }' "$D/strace"
 fi
@@ -113,5 +113,5 @@ if [ "${PERF:-0}" = 1 ]; then
 	PP=$!
 	"${RUN[@]}" -t"$THREADS" -c"$CONNS" -d"$DUR" "${hdr[@]}" "$URL" >/dev/null
 	wait "$PP" || true
-	perf report -i "$D/perf.data" --no-children --stdio 2>/dev/null | grep -v '^$' | head -${PERFLINES:-60}
+	perf report -i "$D/perf.data" --stdio ${PERF_REPORT_ARGS:---no-children} 2>/dev/null | grep -v '^$' | head -${PERFLINES:-60}
 fi

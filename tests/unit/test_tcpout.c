@@ -1332,6 +1332,35 @@ Test(tcpout, rst_from_host_resets_guest)
 	close(lfd);
 }
 
+/*
+ * The host sends bytes and then aborts (a reset), both before tcpout reads: the socket then
+ * reports EPOLLRDHUP with EPOLLERR, and a short read there is no end of file (fin_follows()).
+ * The guest must never get a FIN, or a cut-off answer would look complete: a RST, after the
+ * bytes if they were read (today sock_event() resets at once on EPOLLERR and drops them).
+ */
+Test(tcpout, host_data_then_reset_is_not_a_clean_end)
+{
+	uint16_t port;
+	int lfd = host_listener(&port, 0);
+	struct tconn c;
+	guest_connect(&c, lfd, port, 40033, 55000, true, 65535);
+	host_write(c.host, "cut", 3);
+	host_wait_delivered(c.host);
+	host_abort(c.host);
+	usleep(20000); /* the RST too, before tcpout looks */
+	struct seg *s = expect_seg(500);
+	if (s->len > 0) {
+		check_data(s, c.rcv, (const uint8_t *)"cut", 3, c.snd);
+		c.rcv += 3;
+		s = expect_seg(500);
+	}
+	cr_assert_eq(s->flags & (TH_RST | TH_FIN), TH_RST, "expected RST, got flags 0x%02x",
+	             s->flags);
+	cr_assert_eq(s->seq, c.rcv);
+	cr_assert_eq(tcpout_stats(to).active, 0);
+	close(lfd);
+}
+
 Test(tcpout, refused_connect_answers_rst)
 {
 	struct flow fl;
