@@ -315,37 +315,38 @@ static bool trusted_fd(int fd, int domain, int type, int protocol, const char *w
 }
 
 /*
- * One answer from the helper: the socket, or -1 with *status 0 (no answer yet), -1 (the helper
- * is gone), HELPER_READY (its first word) or an errno (no socket for this request, or the
+ * One answer from the helper: the socket, or -1 with *status -1 (the helper is gone: its end
+ * of file), HELPER_READY (its first word) or an errno (no socket for this request, or the
  * helper could not start). *idx says which family it answers.
  */
-static int recv_socket(struct fastpath *fp, int *status, int *idx)
+static int parse_answer(const struct fd_msg *m, int *status, int *idx)
 {
-	unsigned char answer[2] = {0, 0};
-	int fd;
-	bool ctrunc;
-	ssize_t n = unix_recv_fd(fp->sock, answer, sizeof(answer), &fd, MSG_DONTWAIT, &ctrunc);
-	if (n <= 0) {
-		*status = n == 0 ? -1 : (errno == EAGAIN ? 0 : -1);
+	int fd = m->fd;
+	if (m->len == 0) {
+		if (fd >= 0)
+			close(fd);
+		*status = -1;
 		return -1;
 	}
-	*status = answer[0];
-	*idx = answer[1] == '6' ? 1 : 0;
-	if (answer[1] == 0) { /* the helper's first word: ready (0, maybe with the link events
-		               * socket) or why not */
+	*status = m->data[0];
+	*idx = m->len > 1 && m->data[1] == '6' ? 1 : 0;
+	if (m->len < 2 || m->data[1] == 0) { /* the helper's first word: ready (0, maybe with
+		                              * the link events socket) or why not */
 		*status = *status == 0 ? HELPER_READY : *status;
 		if (fd >= 0 && !trusted_fd(fd, AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, "link events"))
 			fd = -1; /* then lo is checked per client, as without the socket */
 		return fd;
 	}
-	if (fd >= 0 && !trusted_fd(fd, *idx ? AF_INET6 : AF_INET, SOCK_STREAM, IPPROTO_TCP,
-	                           "namespace socket")) {
+	/* Stream and TCP make it a TCP socket (a raw one fails SO_TYPE); its family is not asked,
+	 * which saves a getsockopt() per connection: a TCP socket of the other family fails the
+	 * connect() to the guest's address (EINVAL, EAFNOSUPPORT) and the client is reset. */
+	if (fd >= 0 && !trusted_fd(fd, -1, SOCK_STREAM, IPPROTO_TCP, "namespace socket")) {
 		*status = EBADMSG;
 		return -1;
 	}
 	/* No socket: the helper's errno, or none came through (we are out of fds). */
 	if (fd < 0 && *status == 0)
-		*status = ctrunc ? EMFILE : EBADMSG;
+		*status = m->ctrunc ? EMFILE : EBADMSG;
 	return fd;
 }
 
@@ -366,58 +367,90 @@ static void disable(struct fastpath *fp, const char *why)
 
 static void watch_links(struct fastpath *fp, int fd);
 
+/* No socket for a client's request: the client is reset, not left waiting (nor is the request
+ * asked again at once, which could spin). */
+static void no_socket(struct pending *p, int status)
+{
+	static bool warned;
+	if (!warned)
+		log_warn("port fast path: no socket from the namespace (%s); such clients are "
+		         "reset (logged once)",
+		         g_strerror(status));
+	warned = true;
+	if (p != NULL) {
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(p->client, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		close(p->client);
+		g_free(p);
+	}
+}
+
+/* One answer: false when the fast path stopped (the helper is gone or did not start). */
+static bool take_answer(struct fastpath *fp, const struct fd_msg *m)
+{
+	int status, idx = 0;
+	int fd = parse_answer(m, &status, &idx);
+	if (fd < 0 && status == -1) {
+		loop_unwatch(fp->loop, fp->watch);
+		fp->watch = NULL;
+		disable(fp, "namespace helper exited");
+		return false;
+	}
+	if (!fp->ready) { /* the helper's first word */
+		if (status != HELPER_READY) {
+			if (fd >= 0)
+				close(fd);
+			loop_unwatch(fp->loop, fp->watch);
+			fp->watch = NULL;
+			disable(fp, "the namespace helper did not start");
+			return false;
+		}
+		fp->ready = true;
+		watch_links(fp, fd);
+		return true;
+	}
+	if (fp->outstanding[idx] > 0)
+		fp->outstanding[idx]--;
+	struct pending *p = g_queue_pop_head(&fp->waiting[idx]);
+	if (fd < 0) {
+		no_socket(p, status);
+	} else if (p != NULL) {
+		start_relay(fp, p->client, fd, (struct sockaddr *)&p->guest, p->guest_len);
+		g_free(p);
+	} else {
+		g_queue_push_tail(&fp->pool[idx], GINT_TO_POINTER(fd + 1)); /* 0 is NULL */
+	}
+	return true;
+}
+
+/*
+ * The helper's answers, up to FD_BATCH_MAX in one recvmmsg(): a burst of clients costs one
+ * system call per batch of sockets, not one per socket. A batch that is not full took all
+ * there was (poll() is level-triggered and reports the next answers).
+ */
 static void on_helper(struct loop *l, struct loop_watch *w, short revents, void *data)
 {
 	struct fastpath *fp = data;
-	for (;;) {
-		int status, idx = 0;
-		int fd = recv_socket(fp, &status, &idx);
-		if (fd < 0 && status == 0)
-			break; /* nothing more for now */
-		if (fd < 0 && status == -1) {
-			loop_unwatch(l, fp->watch);
-			fp->watch = NULL;
-			return disable(fp, "namespace helper exited");
+	struct fd_msg batch[FD_BATCH_MAX];
+	int n;
+	do {
+		n = unix_recv_fd_batch(fp->sock, batch, G_N_ELEMENTS(batch), MSG_DONTWAIT);
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n < 0) {
+			struct fd_msg gone = {.len = 0, .fd = -1};
+			take_answer(fp, &gone);
+			return;
 		}
-		if (!fp->ready) { /* the helper's first word */
-			if (status != HELPER_READY) {
-				if (fd >= 0)
-					close(fd);
-				loop_unwatch(l, fp->watch);
-				fp->watch = NULL;
-				return disable(fp, "the namespace helper did not start");
-			}
-			fp->ready = true;
-			watch_links(fp, fd);
-			continue;
+		for (int i = 0; i < n; i++) {
+			if (take_answer(fp, &batch[i]))
+				continue;
+			for (int j = i + 1; j < n; j++)
+				if (batch[j].fd >= 0)
+					close(batch[j].fd);
+			return;
 		}
-		if (fp->outstanding[idx] > 0)
-			fp->outstanding[idx]--;
-		struct pending *p = g_queue_pop_head(&fp->waiting[idx]);
-		if (fd < 0) {
-			/* No socket for this request: the client it was for is reset, not left
-			 * waiting (nor is the request asked again at once, which could spin). */
-			static bool warned;
-			if (!warned)
-				log_warn("port fast path: no socket from the namespace (%s); such "
-				         "clients are reset (logged once)",
-				         g_strerror(status));
-			warned = true;
-			if (p != NULL) {
-				struct linger lg = {.l_onoff = 1, .l_linger = 0};
-				setsockopt(p->client, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
-				close(p->client);
-				g_free(p);
-			}
-			continue;
-		}
-		if (p != NULL) {
-			start_relay(fp, p->client, fd, (struct sockaddr *)&p->guest, p->guest_len);
-			g_free(p);
-		} else {
-			g_queue_push_tail(&fp->pool[idx], GINT_TO_POINTER(fd + 1)); /* 0 is NULL */
-		}
-	}
+	} while (n == (int)G_N_ELEMENTS(batch));
 	/* Ask for what a full socketpair refused earlier (see refill()). */
 	for (int i = 0; i < 2; i++)
 		if (fp->behind[i])

@@ -67,6 +67,7 @@ struct relay {
 	bool connecting;         /* fd[1]'s connect() has not completed */
 	bool hup[2];             /* fd[i] reported POLLHUP (it stays so) */
 	bool rdhup[2];           /* fd[i] reported POLLRDHUP or POLLHUP: its EOF is readable */
+	bool fin_queued[2];      /* fd[i] reported POLLRDHUP without POLLERR: see copy_small() */
 	bool parked[2];          /* watch[i] is on fd -1: nothing to wait for on a hung-up fd[i] */
 	struct relay_set *set;
 };
@@ -232,7 +233,13 @@ static bool copy_small(struct relay *r, int i)
 			return open_pipe(d, buf + w, (size_t)(n - w));
 		/* A short read took all there was: poll() is level-triggered and says when more
 		 * comes, so skip the recv() that would only fail with EAGAIN. Unless src's peer
-		 * has shut down: then its end of file is there to be read now. */
+		 * has shut down: then its end of file is there to be read now. POLLRDHUP without
+		 * POLLERR, seen before this recv(), means that TCP took the peer's FIN in order,
+		 * after every byte before it: the short read reached it, no recv() of 0 needed. */
+		if (r->fin_queued[i]) {
+			d->src_eof = true;
+			break;
+		}
 		if (!r->rdhup[i])
 			break;
 	}
@@ -294,6 +301,8 @@ static void on_event(struct loop *l, struct loop_watch *w, short revents, void *
 		r->hup[side] = true;
 	if (revents & (POLLHUP | POLLRDHUP))
 		r->rdhup[side] = true;
+	if ((revents & (POLLRDHUP | POLLERR)) == POLLRDHUP)
+		r->fin_queued[side] = true;
 	if (r->connecting) {
 		if (side == 0) { /* only errors are watched on a while b connects */
 			if (revents & (POLLERR | POLLHUP))

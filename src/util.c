@@ -158,7 +158,7 @@ static void keep_first_fd(struct msghdr *msg, int *fd)
 /*
  * No fstat() first: getsockopt() fails with ENOTSOCK on anything but a socket, and then
  * fstat() only names the file type. A forwarded connection checks one socket, so this is
- * one system call fewer per connection.
+ * one system call fewer per connection. A negative domain, type or protocol is not checked.
  */
 static bool not_a_socket(int fd, GError **err)
 {
@@ -179,6 +179,8 @@ bool fd_check_socket(int fd, int domain, int type, int protocol, GError **err)
 	    {SO_PROTOCOL, protocol, "protocol"},
 	};
 	for (size_t i = 0; i < G_N_ELEMENTS(checks); i++) {
+		if (checks[i].want < 0)
+			continue; /* not asked */
 		int v = -1;
 		socklen_t len = sizeof(v);
 		int rc = getsockopt(fd, SOL_SOCKET, checks[i].opt, &v, &len);
@@ -212,6 +214,32 @@ ssize_t unix_recv_fd(int sock, void *data, size_t len, int *fd, int flags, bool 
 		*ctrunc = n >= 0 && (msg.msg_flags & MSG_CTRUNC);
 	if (n >= 0)
 		keep_first_fd(&msg, fd);
+	return n;
+}
+
+int unix_recv_fd_batch(int sock, struct fd_msg *out, unsigned max, int flags)
+{
+	struct mmsghdr mm[FD_BATCH_MAX];
+	struct iovec iov[FD_BATCH_MAX];
+	union fd_cmsg u[FD_BATCH_MAX];
+	max = MIN(max, FD_BATCH_MAX);
+	for (unsigned i = 0; i < max; i++) {
+		iov[i] = (struct iovec){.iov_base = out[i].data, .iov_len = sizeof(out[i].data)};
+		mm[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i],
+		                                     .msg_iovlen = 1,
+		                                     .msg_control = u[i].buf,
+		                                     .msg_controllen = sizeof(u[i].buf)}};
+	}
+	int n;
+	do
+		n = recvmmsg(sock, mm, max, flags | MSG_CMSG_CLOEXEC, NULL);
+	while (n < 0 && errno == EINTR);
+	for (int i = 0; i < n; i++) {
+		out[i].len = mm[i].msg_len;
+		out[i].ctrunc = mm[i].msg_hdr.msg_flags & MSG_CTRUNC;
+		out[i].fd = -1;
+		keep_first_fd(&mm[i].msg_hdr, &out[i].fd);
+	}
 	return n;
 }
 

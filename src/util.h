@@ -42,7 +42,23 @@ ssize_t unix_send_fd(int sock, const void *data, size_t len, int fd, int flags);
  * the first kept and the others closed. Check what the fd is before trusting it.
  */
 ssize_t unix_recv_fd(int sock, void *data, size_t len, int *fd, int flags, bool *ctrunc);
-/* fd is a socket of this domain, type and protocol (SO_DOMAIN, SO_TYPE, SO_PROTOCOL). */
+/*
+ * Up to max (at most FD_BATCH_MAX) messages of a datagram or seqpacket socket in one
+ * recvmmsg(2), each as unix_recv_fd() would give it: its bytes (at most sizeof(data); the rest
+ * of a longer message is lost), its first fd or -1, and whether fds did not fit. Returns the
+ * count, or -1 with errno (EAGAIN with MSG_DONTWAIT: none waiting). A message of length 0
+ * is the peer's end of file on a seqpacket socket.
+ */
+#define FD_BATCH_MAX 16
+struct fd_msg {
+	unsigned char data[8];
+	size_t len;
+	int fd;
+	bool ctrunc;
+};
+int unix_recv_fd_batch(int sock, struct fd_msg *out, unsigned max, int flags);
+/* fd is a socket of this domain, type and protocol (SO_DOMAIN, SO_TYPE, SO_PROTOCOL); a
+ * negative value is not checked. */
 bool fd_check_socket(int fd, int domain, int type, int protocol, GError **err);
 
 /*

@@ -9,7 +9,7 @@
 #
 # Usage: reqbench.sh out|fwd ka|close [SECONDS]   (as root or any user with unshare --user)
 # Env: SLIRPNS_BIN (default build/src/slirpns), MTU (65520), CONNS (32), STRACE=1 (STRACE_LOG),
-# PERF=1.
+# PERF=1 (PERF_REPORT_ARGS: options for perf report, default --no-children).
 set -eu
 MODE=$1 STYLE=$2 DUR=${3:-5}
 HERE=$(cd "$(dirname "$0")/../.." && pwd)

@@ -898,6 +898,24 @@ Test(relay, reset_by_a_resets_b)
 	expect_all_released();
 }
 
+/* peer_b's last bytes and its reset both arrive before the relay looks: b then reports
+ * POLLRDHUP with POLLERR, and the short read of those bytes is no end of file. peer_a must see
+ * a reset, never a clean EOF that would make a cut-off answer look complete. */
+Test(relay, data_then_reset_in_one_event_is_no_clean_end)
+{
+	struct conn c;
+	open_conn(&c, NULL);
+	say(c.peer_a, c.peer_b, "ping");
+	cr_assert_eq(send(c.peer_b, "cut", 3, MSG_NOSIGNAL), 3);
+	usleep(20000); /* delivered to b */
+	reset_close(c.peer_b);
+	usleep(20000); /* the reset too, before the relay runs */
+	expect_reset(c.peer_a, "peer_a");
+	cr_assert(WAIT_FOR(set.active == 0, DEADLINE_MS));
+	close(c.peer_a);
+	expect_all_released();
+}
+
 /* peer_a resets while its direction is piped and full (peer_b not reading): peer_b gets what
  * reached it, then a reset; the relay's pipe is closed. */
 Test(relay, reset_with_a_full_pipe)
