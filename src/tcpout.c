@@ -63,6 +63,7 @@
 #include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define STASH_CAP   (512u * 1024)
@@ -139,9 +140,9 @@ struct tcpout {
 	struct loop_watch *timer;
 	int64_t timer_at;
 	uint16_t ip_id;
-	uint64_t iss_secret, iss_count; /* new_iss() */
-	uint64_t total;                 /* outbound connections opened */
-	uint64_t total_in;              /* forwarded clients taken */
+	uint64_t iss_secret; /* new_iss() */
+	uint64_t total;      /* outbound connections opened */
+	uint64_t total_in;   /* forwarded clients taken */
 	uint64_t active_in;
 	/* The bounds (bounds.c): half-open connections, oldest first, and bytes held. */
 	const struct bounds *lim;
@@ -1005,16 +1006,25 @@ static void on_epoll(struct loop *l, struct loop_watch *w, short revents, void *
 /* --- frames from the namespace --- */
 
 /*
- * An initial sequence number: a counter under a secret drawn once (tcpout_new()), mixed so
- * that one number says nothing about the next, instead of a getrandom() per connection.
- * The mix is the finaliser of the "splitmix64" generator.
+ * An initial sequence number as RFC 6528 makes them: a clock that ticks every 64 ns (as
+ * Linux's does) plus a keyed hash of the connection's addresses and ports, under a secret
+ * drawn once (tcpout_new()). For one address and port pair the numbers grow with time, and
+ * that matters when a forwarded client reuses its port while the namespace still holds the
+ * old connection in TIME_WAIT (its server closed first): without timestamps Linux takes a
+ * SYN in TIME_WAIT only if its sequence number is past the old connection's end
+ * (tcp_timewait_state_process()), and otherwise answers with an ACK of the old connection.
+ * Numbers drawn at random were refused half of the time, and such a client then waited out
+ * its connect timeout. The mix is the finaliser of the "splitmix64" generator.
  */
-static uint32_t new_iss(struct tcpout *t)
+static uint32_t new_iss(const struct tcpout *t, const struct conn_key *k)
 {
-	uint64_t z = t->iss_secret + ++t->iss_count * 0x9e3779b97f4a7c15ull;
+	uint64_t z = t->iss_secret ^ ((uint64_t)hash_bytes(k, sizeof(*k)) * 0x9e3779b97f4a7c15ull);
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-	return (uint32_t)(z ^ (z >> 31));
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	uint64_t ticks = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) >> 6;
+	return (uint32_t)(z ^ (z >> 31)) + (uint32_t)ticks;
 }
 
 static uint64_t iss_secret(void)
@@ -1103,7 +1113,7 @@ static bool open_conn(struct tcpout *t, const struct seg *s)
 		c->snd_wscale = (uint8_t)s->wscale;
 		c->rcv_wscale = OUR_WSCALE;
 	}
-	c->iss = new_iss(t);
+	c->iss = new_iss(t, &c->key);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->rto_ms = RTO_MIN_MS;
 	c->deadline_ms = c->delack_ms = INT64_MAX;
@@ -1273,7 +1283,7 @@ bool tcpout_take(struct tcpout *t, int client, const struct sockaddr *peer,
 	memcpy(c->guest_mac, t->guest_mac, 6);
 	memcpy(c->gw_mac, t->gw_mac, 6);
 	c->rcv_wscale = OUR_WSCALE;
-	c->iss = new_iss(t);
+	c->iss = new_iss(t, &c->key);
 	c->snd_una = c->snd_max = c->iss;
 	c->snd_nxt = c->iss + 1;
 	c->rto_ms = RTO_MIN_MS;

@@ -566,6 +566,51 @@ def tcp_outcome(args):
         threading.Thread(target=serve, args=(c, peer), daemon=True).start()
 
 
+def tcp_greet(args):
+    """TCP server that closes first: each connection gets "hi\n" and then our FIN, so this
+    side of it stays in TIME_WAIT."""
+    s = socket.socket(family_of(args.addr), socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((args.addr, args.port))
+    s.listen(128)
+    print("ready", flush=True)
+    while True:
+        c, _ = s.accept()
+        with c:
+            c.sendall(b"hi\n")
+
+
+def tcp_reuse(args):
+    """Connect --count times from one source address and port (--bind, the port picked by the
+    first connection), reading a tcp-greet server's "hi\n" and its FIN each time: every later
+    SYN meets the server's TIME_WAIT of the one before. Fails on the first connection that
+    does not complete within --timeout; prints the slowest time."""
+    port, slowest = 0, 0.0
+    for i in range(args.count):
+        c = socket.socket(family_of(args.addr), socket.SOCK_STREAM)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        c.settimeout(args.timeout)
+        c.bind((args.bind, port))
+        port = c.getsockname()[1]
+        t0 = time.monotonic()
+        try:
+            c.connect((args.addr, args.port))
+            got = b""
+            while True:
+                b = c.recv(64)
+                if not b:
+                    break
+                got += b
+        except OSError as e:
+            sys.exit("connection %d from port %d: %s after %.2f s" %
+                     (i, port, e, time.monotonic() - t0))
+        c.close()
+        if got != b"hi\n":
+            sys.exit("connection %d from port %d: read %r" % (i, port, got))
+        slowest = max(slowest, time.monotonic() - t0)
+    print("%d connections from port %d, slowest %.3f s" % (args.count, port, slowest))
+
+
 def tcp_close_check(args):
     """Connect; with --greeting read a tcp-outcome server's "hi\\n"; with --send, send MSG.
     Then with --rst reset the connection (SO_LINGER 0, close) and print "reset-sent";
@@ -672,6 +717,15 @@ def main():
     sp.add_argument("addr")
     sp.add_argument("port", type=int)
     sp.add_argument("--log")
+    sp = sub.add_parser("tcp-greet")
+    sp.add_argument("addr")
+    sp.add_argument("port", type=int)
+    sp = sub.add_parser("tcp-reuse")
+    sp.add_argument("addr")
+    sp.add_argument("port", type=int)
+    sp.add_argument("--bind", required=True)
+    sp.add_argument("--count", type=int, default=20)
+    sp.add_argument("--timeout", type=float, default=1.5)
     sp = sub.add_parser("tcp-outcome")
     sp.add_argument("addr")
     sp.add_argument("port", type=int)
@@ -700,7 +754,7 @@ def main():
      "hash-get": hash_get, "hash-echo": hash_echo, "tcp-tiny": tcp_tiny, "udp-check": udp_check,
      "ping-check": ping_check,
      "tcp-echo-events": tcp_echo_events, "tcp-many": tcp_many, "tcp-outcome": tcp_outcome,
-     "tcp-close-check": tcp_close_check, "stall-get": stall_get,
+     "tcp-close-check": tcp_close_check, "tcp-greet": tcp_greet, "tcp-reuse": tcp_reuse, "stall-get": stall_get,
      "tcp-echo": tcp_echo, "udp-echo": udp_echo, "dns": dns, "tcp-send": tcp_send,
      "udp-send": udp_send, "resolve": resolve}[args.cmd](args)
 
