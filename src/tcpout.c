@@ -1266,12 +1266,29 @@ bool tcpout_ready(const struct tcpout *t)
 	return t != NULL && t->enabled && t->have_mac;
 }
 
+/*
+ * Both FINs are out and only the namespace's ACK of ours is missing, and the client reuses the
+ * same port at once (it closed last, so it may): the ACK is most likely in the tap queue
+ * behind, and the connection is done for everyone but us.
+ */
+static bool last_ack_only(const struct conn *c)
+{
+	return c->inbound && c->guest_fin && c->host_shut && c->host_eof && c->fin_sent;
+}
+
 bool tcpout_take(struct tcpout *t, int client, const struct sockaddr *peer,
                  const struct sockaddr *guest)
 {
 	struct conn_key k;
-	if (t == NULL || !t->enabled || !t->have_mac || !take_addresses(peer, guest, &k) ||
-	    g_hash_table_contains(t->conns, &k) || !make_room(t))
+	if (t == NULL || !t->enabled || !t->have_mac || !take_addresses(peer, guest, &k))
+		return false;
+	struct conn *old = g_hash_table_lookup(t->conns, &k);
+	if (old != NULL && !last_ack_only(old))
+		return false;
+	if (old != NULL)
+		conn_free_now(
+		    old); /* the guest has both FINs: it is in TIME_WAIT (see new_iss()) */
+	if (!make_room(t))
 		return false;
 	int one = 1;
 	struct conn *c = g_new0(struct conn, 1);
