@@ -44,6 +44,9 @@
  * buffers before it calls accept(), all wasted on a client we keep. Otherwise libslirp
  * accepts as usual and the interposed accept() below sorts the clients.
  *
+ * With --port-fast-path=tcp loopback clients are offered to tcpout.c as well, as if they came
+ * from the gateway (take_as_gateway()); the relay then only takes what tcpout.c declines.
+ *
  * Clients from other addresses are offered to tcpout.c (fastpath_set_tcpout()), which opens
  * the connection to the guest from the client's own address and port with its own TCP
  * endpoint, as libslirp would but without libslirp's copies; what it declines (no frame
@@ -112,6 +115,9 @@ struct fastpath {
 	struct loop_watch *links_watch;
 	bool lo_up;            /* the namespace's lo, as of the last link event */
 	struct tcpout *tcpout; /* takes the non-loopback clients, or NULL */
+	bool via_tcpout;       /* --port-fast-path=tcp: and the loopback ones (take_as_gateway()) */
+	struct in_addr gateway4;
+	struct in6_addr gateway6;
 };
 
 /* The interposed accept()/listen() need to find us. There is one daemon per process. */
@@ -597,6 +603,30 @@ bool fastpath_owns_listener(struct fastpath *fp, int fd)
 	return t != NULL && t->watch != NULL && takes_all(fp, t);
 }
 
+/*
+ * --port-fast-path=tcp: a loopback client goes to tcpout.c as if it came from the gateway
+ * (network+2, or ::2 of the prefix) at its own port, which is how libslirp and slirp4netns show
+ * such clients. The guest's TCP then ends in our endpoint, with frames through the tap: per
+ * request that costs less than relaying between two kernel sockets (one TCP sender fewer),
+ * per byte of bulk more (a copy where splice() moves pages). Two loopback clients on one port
+ * (127.0.0.1 and 127.0.0.2) would look the same to the guest: the second is relayed.
+ */
+static bool take_as_gateway(struct fastpath *fp, int client, const struct sockaddr_storage *peer,
+                            const struct sockaddr *guest)
+{
+	struct sockaddr_storage gw;
+	memcpy(&gw, peer, sizeof(gw));
+	if (peer->ss_family == AF_INET && guest->sa_family == AF_INET) {
+		((struct sockaddr_in *)&gw)->sin_addr = fp->gateway4;
+	} else if (peer->ss_family == AF_INET6 && guest->sa_family == AF_INET6 &&
+	           IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)peer)->sin6_addr)) {
+		((struct sockaddr_in6 *)&gw)->sin6_addr = fp->gateway6;
+	} else {
+		return false; /* across families, or ::ffff:127.x: the relay takes it */
+	}
+	return tcpout_take(fp->tcpout, client, (const struct sockaddr *)&gw, guest);
+}
+
 /* accept() on one of libslirp's forward listeners: true if the client was taken. */
 static bool claim(int listen_fd, int client, const struct sockaddr_storage *peer)
 {
@@ -607,6 +637,9 @@ static bool claim(int listen_fd, int client, const struct sockaddr_storage *peer
 	if (t == NULL)
 		return false;
 	const struct sockaddr *guest = (const struct sockaddr *)&t->guest;
+	if (is_loopback(peer) && fp->via_tcpout && guest_reachable(guest) &&
+	    take_as_gateway(fp, client, peer, guest))
+		return true;
 	if (is_loopback(peer)) {
 		if (ns_loopback_up(fp) && fastpath_take(fp, client, guest, t->guest_len))
 			return true;
@@ -717,6 +750,10 @@ struct fastpath *fastpath_new(const struct options *opt)
 	fp->sock = -1;
 	fp->links = -1;
 	fp->targets = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+	fp->via_tcpout = opt->port_fast_path_tcp;
+	fp->gateway4 = addr4_offset(opt->net, 2);
+	fp->gateway6 = opt->net6;
+	fp->gateway6.s6_addr[15] = 2; /* the prefix's ::2, as libslirp's vhost6 */
 	relay_set_init(&fp->relays);
 	for (int i = 0; i < 2; i++) {
 		g_queue_init(&fp->pool[i]);

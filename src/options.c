@@ -128,7 +128,9 @@ static const char help_text[] =
     "                         offloads (they are on by default)\n"
     "--port-fast-path=MODE    auto (default): forwarded TCP connections from the\n"
     "                         host's loopback are spliced to a socket inside the\n"
-    "                         namespace; off: all through libslirp\n"
+    "                         namespace; tcp: they go through slirpns's own TCP\n"
+    "                         endpoint and the tap, from the gateway address\n"
+    "                         (cheaper per request); off: all through libslirp\n"
     "--outbound-fast-path=MODE  auto (default): TCP connections the namespace\n"
     "                         opens to the host or beyond are relayed by slirpns\n"
     "                         itself, bypassing libslirp; off: all through libslirp\n"
@@ -622,7 +624,11 @@ static bool apply_option(int c, const char *arg, struct options *opt, bool *mac_
 		*mac_given = true;
 		return true;
 	case OPT_PORT_FAST_PATH:
-		return parse_auto_off("--port-fast-path", arg, &opt->port_fast_path_off, err);
+		if (strcmp(arg, "auto") != 0 && strcmp(arg, "off") != 0 && strcmp(arg, "tcp") != 0)
+			return fail(err, "--port-fast-path: '%s' is not auto, tcp or off", arg);
+		opt->port_fast_path_off = strcmp(arg, "off") == 0;
+		opt->port_fast_path_tcp = strcmp(arg, "tcp") == 0;
+		return true;
 	case OPT_OUTBOUND_FAST_PATH:
 		return parse_auto_off("--outbound-fast-path", arg, &opt->outbound_fast_path_off,
 		                      err);

@@ -53,6 +53,7 @@ struct options {
 	bool disable_dns;
 	bool no_offload;             /* --no-offload: plain frames, no virtio-net header */
 	bool port_fast_path_off;     /* --port-fast-path=off: every forward through libslirp */
+	bool port_fast_path_tcp;     /* --port-fast-path=tcp: loopback clients via tcpout.c */
 	bool io_uring_off;           /* --io-uring=off: read(2) the tap, one frame per call */
 	bool outbound_fast_path_off; /* --outbound-fast-path=off: outbound TCP through libslirp */
 	enum netns_type netns_type;

@@ -42,7 +42,10 @@ _slirpns_values() {
 	--target-type)
 		mapfile -t COMPREPLY < <(compgen -W "netns bess" -- "$cur")
 		;;
-	--port-fast-path | --outbound-fast-path | --io-uring)
+	--port-fast-path)
+		mapfile -t COMPREPLY < <(compgen -W "auto tcp off" -- "$cur")
+		;;
+	--outbound-fast-path | --io-uring)
 		mapfile -t COMPREPLY < <(compgen -W "auto off" -- "$cur")
 		;;
 	-a | --api-socket | --userns-path | --pcap)

@@ -420,4 +420,33 @@ jq -e '.fast_path_enabled == false and .fast_path_connections == 0 and .fast_pat
 	>/dev/null <<<"$pf" || fail "--port-fast-path=off: get_info says $pf"
 check_alive "with --port-fast-path=off"
 stop_slirpns
+
+# ---- --port-fast-path=tcp: loopback clients through tcpout.c, seen as the gateway ---------------
+start_ns
+start_slirpns -c -a "$API_SOCK" "${SANDBOX_ARGS[@]}" --port-fast-path=tcp -p 18080:80/tcp \
+	-p 18081:81/tcp -p 18079:79/tcp "$NSPID" tap0
+as_user touch "$T/peers_tcp"
+start_ns_helper hash-sink "$GUEST" 80 --log "$T/peers_tcp"
+start_ns_helper hash-source "$GUEST" 81 "$T/data64"
+start_ns_helper tcp-greet "$GUEST" 79
+in_ns ping -c 1 -W 2 10.0.2.2 >/dev/null || true # the guest's first frame: its MAC is known
+run_step "--port-fast-path=tcp: 64 MiB from 127.0.0.1" "$SHA64 $BIG" \
+	host_py hash-put 127.0.0.1 18080 "$T/data64"
+peer=$(last_line "$T/peers_tcp")
+[ "$peer" = 10.0.2.2 ] || fail "--port-fast-path=tcp: the guest saw $peer, expected 10.0.2.2"
+run_step "--port-fast-path=tcp: 64 MiB to 127.0.0.1" "$SHA64 $BIG" \
+	host_py hash-get 127.0.0.1 18081
+out=$(host_py tcp-reuse 127.0.0.1 18079 --bind 127.0.0.1 --count 20 2>&1) ||
+	fail "--port-fast-path=tcp: reconnecting from one port: $out"
+# A forward to the namespace's loopback stays with libslirp (unreachable) in this mode too.
+start_ns_helper tcp-echo 127.0.0.1 86
+add_fwd "$(g 127.0.0.1 18087 127.0.0.1 86)"
+out=$(host_py tcp-close-check 127.0.0.1 18087 --send x --timeout 2 2>&1) || true
+[[ "$out" =~ ^(reset|eof)\ 0\  || "$out" =~ still\ open.*\(0\ bytes\ received\)$ ]] ||
+	fail "--port-fast-path=tcp: a forward to the namespace's loopback: $out"
+pf=$(info)
+jq -e '.fast_path_connections == 0 and .direct_connections == 22 and .slirp_path_connections == 1' \
+	>/dev/null <<<"$pf" || fail "--port-fast-path=tcp: get_info says $pf, expected 22 direct, 1 libslirp"
+check_alive "with --port-fast-path=tcp"
+stop_slirpns
 exit 0

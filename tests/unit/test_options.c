@@ -1416,7 +1416,14 @@ Test(options, port_fast_path)
 	cr_assert(opt.port_fast_path_off);
 	OK("--port-fast-path=auto", "1234");
 	cr_assert_not(opt.port_fast_path_off);
-	FAILS("--port-fast-path: 'on' is not auto or off", "--port-fast-path=on", "1234");
+	cr_assert_not(opt.port_fast_path_tcp);
+	OK("--port-fast-path=tcp", "1234");
+	cr_assert_not(opt.port_fast_path_off);
+	cr_assert(opt.port_fast_path_tcp);
+	OK("--port-fast-path=tcp", "--port-fast-path=off", "1234"); /* the last one counts */
+	cr_assert(opt.port_fast_path_off);
+	cr_assert_not(opt.port_fast_path_tcp);
+	FAILS("--port-fast-path: 'on' is not auto, tcp or off", "--port-fast-path=on", "1234");
 }
 
 Test(options, outbound_fast_path)
