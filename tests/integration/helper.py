@@ -42,12 +42,18 @@ def log_peer(path, peer):
             f.write(peer[0] + "\n")
 
 
-def tcp_echo(args):
+def listen_tcp(args):
+    """A listening TCP socket on args.addr:args.port; says "ready" (start_ns_helper waits)."""
     s = socket.socket(family_of(args.addr), socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((args.addr, args.port))
     s.listen(128)
     print("ready", flush=True)
+    return s
+
+
+def tcp_echo(args):
+    s = listen_tcp(args)
 
     def serve(c, peer):
         log_peer(args.log, peer)
@@ -174,11 +180,7 @@ def resolve(args):
 
 def hash_sink(args):
     """TCP server: read each connection to EOF, answer "<sha256> <bytes>\\n", close."""
-    s = socket.socket(family_of(args.addr), socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((args.addr, args.port))
-    s.listen(128)
-    print("ready", flush=True)
+    s = listen_tcp(args)
 
     def serve(c, peer):
         log_peer(args.log, peer)
@@ -193,11 +195,7 @@ def hash_sink(args):
 
 def hash_source(args):
     """TCP server: send FILE to each connection, then close it."""
-    s = socket.socket(family_of(args.addr), socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((args.addr, args.port))
-    s.listen(128)
-    print("ready", flush=True)
+    s = listen_tcp(args)
 
     def serve(c, peer):
         log_peer(args.log, peer)
@@ -535,11 +533,7 @@ def tcp_outcome(args):
     """TCP server: greet each connection with "hi\\n", read it until EOF or an error, then log
     "<peer> eof <bytes>" or "<peer> reset <bytes>" to --log. With --rst, reset each connection
     (SO_LINGER 0, close) when its first data arrives, logging "<peer> sent-reset <bytes>"."""
-    s = socket.socket(family_of(args.addr), socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((args.addr, args.port))
-    s.listen(128)
-    print("ready", flush=True)
+    s = listen_tcp(args)
 
     def serve(c, peer):
         n, how = 0, "eof"
@@ -569,11 +563,7 @@ def tcp_outcome(args):
 def tcp_greet(args):
     """TCP server that closes first: each connection gets "hi\n" and then our FIN, so this
     side of it stays in TIME_WAIT."""
-    s = socket.socket(family_of(args.addr), socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((args.addr, args.port))
-    s.listen(128)
-    print("ready", flush=True)
+    s = listen_tcp(args)
     while True:
         c, _ = s.accept()
         with c:
