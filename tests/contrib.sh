@@ -68,7 +68,8 @@ expect "--netns-type values" $'pid\npath\ntapfd' --netns-type ""
 expect "--netns-type=pa" "path" --netns-type = pa
 expect "--target-type values" $'netns\nbess' --target-type = ""
 expect "--target-type=ne in one word" "--target-type=netns" --target-type=ne
-expect "--port-fast-path values" $'auto\noff' --port-fast-path ""
+expect "--port-fast-path values" $'auto\ntcp\noff' --port-fast-path ""
+expect "--outbound-fast-path values" $'auto\noff' --outbound-fast-path ""
 expect "a long option prefix" "--enable-sandbox" --enable-sa
 expect "an --api-socket file" "$COMPLETION" --api-socket "${COMPLETION%bash}"
 expect "a --userns-path file" "$COMPLETION" --userns-path = "${COMPLETION%bash}"
