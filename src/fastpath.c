@@ -391,24 +391,28 @@ static void no_socket(struct pending *p, int status)
 	}
 }
 
+/* The helper is gone or useless: stop listening to it, and every client goes to libslirp. */
+static void helper_lost(struct fastpath *fp, const char *why)
+{
+	loop_unwatch(fp->loop, fp->watch);
+	fp->watch = NULL;
+	disable(fp, why);
+}
+
 /* One answer: false when the fast path stopped (the helper is gone or did not start). */
 static bool take_answer(struct fastpath *fp, const struct fd_msg *m)
 {
 	int status, idx = 0;
 	int fd = parse_answer(m, &status, &idx);
 	if (fd < 0 && status == -1) {
-		loop_unwatch(fp->loop, fp->watch);
-		fp->watch = NULL;
-		disable(fp, "namespace helper exited");
+		helper_lost(fp, "namespace helper exited");
 		return false;
 	}
 	if (!fp->ready) { /* the helper's first word */
 		if (status != HELPER_READY) {
 			if (fd >= 0)
 				close(fd);
-			loop_unwatch(fp->loop, fp->watch);
-			fp->watch = NULL;
-			disable(fp, "the namespace helper did not start");
+			helper_lost(fp, "the namespace helper did not start");
 			return false;
 		}
 		fp->ready = true;
@@ -443,11 +447,8 @@ static void on_helper(struct loop *l, struct loop_watch *w, short revents, void 
 		n = unix_recv_fd_batch(fp->sock, batch, G_N_ELEMENTS(batch), MSG_DONTWAIT);
 		if (n < 0 && errno == EAGAIN)
 			break;
-		if (n < 0) {
-			struct fd_msg gone = {.len = 0, .fd = -1};
-			take_answer(fp, &gone);
-			return;
-		}
+		if (n < 0)
+			return helper_lost(fp, "namespace helper exited");
 		for (int i = 0; i < n; i++) {
 			if (take_answer(fp, &batch[i]))
 				continue;
@@ -637,10 +638,10 @@ static bool claim(int listen_fd, int client, const struct sockaddr_storage *peer
 	if (t == NULL)
 		return false;
 	const struct sockaddr *guest = (const struct sockaddr *)&t->guest;
-	if (is_loopback(peer) && fp->via_tcpout && guest_reachable(guest) &&
-	    take_as_gateway(fp, client, peer, guest))
-		return true;
 	if (is_loopback(peer)) {
+		if (fp->via_tcpout && guest_reachable(guest) &&
+		    take_as_gateway(fp, client, peer, guest))
+			return true;
 		if (ns_loopback_up(fp) && fastpath_take(fp, client, guest, t->guest_len))
 			return true;
 	} else if (guest_reachable(guest) &&

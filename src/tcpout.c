@@ -38,9 +38,9 @@
  *  - Close: the namespace's FIN becomes shutdown(SHUT_WR) once the stash is empty (or the
  *    close() itself, when nothing else is left); the host's end of file becomes our FIN once
  *    every byte before it has been sent, and rides on the last of them when EPOLLRDHUP said
- *    it was there. The connection is freed when both FINs are acknowledged. A RST from the
- * namespace closes the host socket with SO_LINGER 0 (a RST to the host peer); a host socket error
- * becomes a RST to the namespace.
+ *    it was there. The connection is freed when both FINs are acknowledged. A RST from
+ *    the namespace closes the host socket with SO_LINGER 0 (a RST to the host peer); a
+ *    host socket error becomes a RST to the namespace.
  *  - Timers: one loop watch (fd -1) with the earliest retransmission or window-probe
  *    deadline of all connections. Idle connections have none, so an idle daemon sleeps.
  * Not done: SACK, timestamps and ECN are not offered in our SYN-ACK (the namespace then does
